@@ -1,0 +1,106 @@
+#pragma once
+// The validated policy: what the parser produces and every later stage (compile, check report,
+// daemon, simulate) consumes. Plain data; invariants are established by policy::load().
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/net.hpp"
+
+namespace portcullis::policy {
+
+// Where something was written, so later stages can point back at the policy file.
+struct Location {
+    std::string file;
+    std::uint32_t line = 0;    // 1-based; 0 = unknown
+    std::uint32_t column = 0;  // 1-based; 0 = unknown
+};
+
+enum class Severity { error, warning };
+
+struct Diagnostic {
+    Severity severity = Severity::error;
+    Location where;
+    std::string message;  // says what was found and what was expected
+};
+
+enum class Mode { gateway, host };
+enum class DefaultAction { drop, reject };
+
+// IP protocol numbers the policy can name.
+enum class IpProtocol : std::uint8_t { tcp = 6, udp = 17, gre = 47, esp = 50, ah = 51 };
+
+struct PortRange {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;  // == first for a single port
+    bool operator==(const PortRange&) const = default;
+};
+
+// One thing a service exposes: "tcp/22", "udp/40000-40100", or a portless protocol ("esp", "gre").
+struct PortSpec {
+    IpProtocol protocol = IpProtocol::tcp;
+    std::optional<PortRange> ports;  // empty for portless protocols
+    Location where;
+    bool operator==(const PortSpec& other) const {
+        return protocol == other.protocol && ports == other.ports;
+    }
+};
+
+struct ForwardTarget {
+    Address address;
+    std::optional<std::uint16_t> port;  // empty: keep the original destination port
+};
+
+// How a service is guarded beyond allow_from. `grant`: closed to everyone until the runtime
+// adds the source to the service's grant set (by `portcullis grants add`, later knock or SPA).
+enum class Guard { none, grant, knock, spa };
+
+struct Service {
+    std::string name;                   // [a-z0-9_-], unique; used in set/chain/counter names
+    std::optional<std::string> preset;  // e.g. "ikev2"
+    std::string explanation;            // one line shown by `check` (from the preset, or generic)
+    std::vector<PortSpec> ports;        // expanded: preset bundle plus explicit ports
+    std::optional<ForwardTarget> forward_to;
+    bool allow_any = false;         // allow_from contained "any"
+    std::vector<Prefix> allow_from;  // empty when allow_any
+    Guard guard = Guard::none;
+    bool trusted = false;  // sources are never banned by detectors (issue: detection)
+    // Preset-derived behaviour the compiler must honour:
+    bool l2tp_only_inside_ipsec = false;  // l2tp-ipsec: UDP 1701 only with `meta secpath exists`
+    bool pptp_helper = false;             // assign ct helper "pptp" to TCP 1723
+    Location where;
+};
+
+struct Management {
+    std::vector<Prefix> sources;  // always reachable from these...
+    std::vector<PortSpec> ports;  // ...on these ports (anti-lockout), before any drop
+    Location where;
+};
+
+struct Logging {
+    std::optional<std::uint16_t> drop_group;  // NFLOG group for dropped inbound packets
+    std::uint32_t drop_rate_per_second = 10;  // log rate limit so floods cannot flood the log
+};
+
+struct Runtime {
+    std::uint32_t default_grant_seconds = 3600;  // grant timeout when none is given
+    std::uint32_t default_ban_seconds = 3600;
+};
+
+struct Policy {
+    std::string source_path;
+    Mode mode = Mode::host;
+    std::vector<std::string> wan_interfaces;     // at least one
+    std::optional<std::string> lan_interface;    // gateway mode
+    std::vector<Address> wan_addresses;          // DNAT only for these destinations (empty: any)
+    DefaultAction default_action = DefaultAction::drop;
+    bool masquerade_lan = false;  // gateway: masquerade LAN → WAN egress
+    Logging logging;
+    Runtime runtime;
+    Management management;
+    std::vector<Service> services;
+    std::vector<Diagnostic> warnings;  // non-fatal findings, shown by `check`
+};
+
+}  // namespace portcullis::policy
