@@ -7,7 +7,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config g++ clang clang-tools clang-format clang-tidy
   libclang-rt-14-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev nlohmann-json3-dev libexpected-dev
-  libnftables-dev libmnl-dev libnftnl-dev libnetfilter-log-dev libpcap-dev libssl-dev
+  libnftables-dev libmnl-dev libnftnl-dev libnetfilter-log-dev libnetfilter-conntrack-dev libpcap-dev libssl-dev
   libsystemd-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 lab_pkgs=(

@@ -1,0 +1,14 @@
+#include "cli/commands.hpp"
+
+namespace portcullis::cli {
+
+// Each register_* is defined in its own cmd_<name>.cpp.
+void register_version(CLI::App& app, Action& action);
+
+std::vector<Registration> all_commands() {
+    return {
+        register_version,
+    };
+}
+
+}  // namespace portcullis::cli

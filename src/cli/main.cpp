@@ -1,0 +1,24 @@
+#include <cstdio>
+#include <vector>
+
+#include "cli/command.hpp"
+#include "cli/commands.hpp"
+
+int main(int argc, char** argv) {
+    using namespace portcullis::cli;
+    CLI::App app{"portcullis: an edge firewall for self-hosted VPNs (nftables enforces, portcullis decides)"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "portcullis 0.1.0");
+
+    Action action;
+    for (Registration registration : all_commands()) registration(app, action);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        int code = app.exit(error);
+        return code == 0 ? kOk : kUsage;
+    }
+    if (!action) return kUsage;
+    return action();
+}
