@@ -250,10 +250,12 @@ private:
         check_keys(*firewall, kFirewallKeys, "[firewall]");
 
         static constexpr std::array<std::string_view, 2> kModes{"gateway", "host"};
+        bool mode_known = false;
         if (!firewall->get("mode")) {
             diag_.error(notes_.firewall, "[firewall] has no mode; expected mode = \"gateway\" or mode = \"host\"");
         } else if (auto mode = choice(*firewall, "mode", kModes)) {
             policy_.mode = *mode == "gateway" ? Mode::gateway : Mode::host;
+            mode_known = true;
         }
 
         bool present = false;
@@ -322,7 +324,8 @@ private:
         if (auto rate = optional_integer(*firewall, "log_rate", 1, 100000, "logged drops per second"))
             policy_.logging.drop_rate_per_second = static_cast<std::uint32_t>(*rate);
 
-        if (policy_.mode == Mode::host) {
+        // Only when the mode is certain: a misspelt mode must not add a cascade of host-mode warnings.
+        if (mode_known && policy_.mode == Mode::host) {
             if (policy_.lan_interface)
                 diag_.warning(notes_.lan, "lan has no effect in host mode (it names the interface facing the VPN "
                                           "server in gateway mode)");
@@ -400,7 +403,7 @@ private:
             auto prefix = Prefix::parse(entry.text);
             if (!prefix) {
                 diag_.error(entry.where, std::string(key) + ": " + prefix.error().message +
-                                             (entry.text.find("host bits") == std::string::npos
+                                             (prefix.error().message.find("host bits") == std::string::npos
                                                   ? " (expected an IPv4 or IPv6 address or CIDR such as "
                                                     "\"192.0.2.0/24\" or \"2001:db8::/32\")"
                                                   : ""));
