@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "compile/ir.hpp"
 #include "policy/model.hpp"
 
 namespace portcullis::compile {
@@ -26,6 +27,7 @@ struct TableManifest {
     std::vector<std::string> runtime_sets;  // kept across applies (elements survive)
     std::vector<std::string> counters;      // named counters (kept when still defined)
     std::vector<std::string> ct_helpers;
+    std::vector<std::string> limits;        // named limiters (drop logging rate)
 };
 
 struct Compiled {
@@ -34,5 +36,24 @@ struct Compiled {
 };
 
 Compiled compile(const policy::Policy& policy);
+
+// The same table as structured data: what compile() renders, and what `simulate` evaluates.
+ir::Table compile_ir(const policy::Policy& policy);
+TableManifest manifest_of(const ir::Table& table);
+
+// Named counters the metrics read (`nft list counter inet portcullis NAME`).
+inline constexpr const char* kCounterManagementAccepted = "management_accepted";
+inline constexpr const char* kCounterBanned = "banned";    // dropped because the source is banned
+inline constexpr const char* kCounterInvalid = "invalid";  // ct state invalid
+inline constexpr const char* kCounterDefaultDropped = "default_dropped";  // no service matched
+std::string accepted_counter(const std::string& service_name);  // "svc_<service>_accepted"
+std::string dropped_counter(const std::string& service_name);   // "svc_<service>_dropped"
+std::string service_chain(const std::string& service_name);     // "svc_<service>"
+
+// NFLOG prefixes of logged drops (policy `log_drops`), so intake can tell why a packet died:
+// "closed" = no service claims the port; "service" = a service's allow_from or guard refused it.
+inline constexpr const char* kLogPrefixClosed = "portcullis drop=closed ";
+inline constexpr const char* kLogPrefixService = "portcullis drop=service ";
+inline constexpr const char* kDropLogLimit = "drop_log";
 
 }  // namespace portcullis::compile

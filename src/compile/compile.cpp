@@ -1,0 +1,650 @@
+// Policy → ir::Table → nft text.
+//
+// Per-packet design (cost independent of the number of services and sources):
+//   * Base chains hold a fixed number of rules. A packet from WAN meets, in order: management
+//     (two set lookups), IPv6 neighbour discovery, bans (one set lookup), conntrack state, then ONE
+//     verdict-map lookup keyed on `meta l4proto . th dport` (interval map: ranges are one element)
+//     or on the protocol alone (esp/gre/ah), which jumps to the service's own chain.
+//   * A service chain is a constant handful of rules: a lookup of the source in the service's
+//     allow set (one per family, interval flag: CIDRs are single elements), a lookup in its grant
+//     set when guarded, the named counters, and the verdict.
+//   Why per-service allow sets rather than one `ip saddr . meta l4proto . th dport` concatenation:
+//   the concatenation needs |sources| x |ports| elements per service (a /16 allow list on a 100-port
+//   range is 100 elements per CIDR), while per-service sets hold each CIDR once; the lookup cost
+//   is the same (one hash/rbtree lookup), and the per-service chain gives every service its own
+//   named accept/drop counters and guard check without per-packet work growing with services.
+//
+// Rule order in the WAN-facing filter chains (input; forward in gateway mode):
+//   1. traffic not arriving on a WAN interface is not ours to police: accept (our table only);
+//   2. management sources on management ports: accept — before anything that can drop (anti-lockout);
+//   3. IPv6 neighbour discovery (hop limit 255, i.e. on-link only): accept, or IPv6 dies;
+//   4. banned sources: drop — before conntrack state so a ban also cuts established UDP "flows"
+//      (an IKE flood whose first packet was answered is "established" to conntrack);
+//   5. ct state established,related: accept (replies, PPTP GRE expectations, ICMP errors);
+//   6. ct state invalid: drop;
+//   7. service dispatch (vmaps), then the default action.
+#include "compile/compile.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "compile/plan.hpp"
+
+namespace portcullis::compile {
+
+using policy::IpProtocol;
+using policy::PortRange;
+
+std::string grant_set_v4(const std::string& service_name) {
+    return ir::identifier("grant4_", service_name);
+}
+std::string grant_set_v6(const std::string& service_name) {
+    return ir::identifier("grant6_", service_name);
+}
+std::string accepted_counter(const std::string& service_name) {
+    return ir::identifier("svc_", service_name) + "_accepted";
+}
+std::string dropped_counter(const std::string& service_name) {
+    return ir::identifier("svc_", service_name) + "_dropped";
+}
+std::string service_chain(const std::string& service_name) {
+    return ir::identifier("svc_", service_name);
+}
+
+namespace {
+
+constexpr const char* kChainDenyService = "deny_service";
+constexpr const char* kChainDenyClosed = "deny_closed";
+constexpr const char* kMgmtSetV4 = "mgmt4";
+constexpr const char* kMgmtSetV6 = "mgmt6";
+constexpr const char* kMgmtPorts = "mgmt_ports";
+constexpr const char* kMgmtProtos = "mgmt_protos";
+constexpr const char* kLocalPorts = "local_ports";
+constexpr const char* kLocalProtos = "local_protos";
+constexpr const char* kForwardTcp = "fwd_tcp";
+constexpr const char* kForwardUdp = "fwd_udp";
+constexpr const char* kForwardProtos = "fwd_protos";
+constexpr const char* kPptpHelper = "pptp";
+
+std::string allow_set(Family family, const std::string& service) {
+    return ir::identifier(family == Family::ipv4 ? "allow4_" : "allow6_", service);
+}
+std::string dnat_map(Family family, const char* kind) {
+    return std::string(family == Family::ipv4 ? "dnat4_" : "dnat6_") + kind;
+}
+
+ir::Proto proto(IpProtocol p) { return ir::Proto{static_cast<std::uint8_t>(p)}; }
+
+ir::Verdict jump(const std::string& chain) { return {ir::Verdict::Kind::jump, chain}; }
+ir::Verdict go_to(const std::string& chain) { return {ir::Verdict::Kind::go_to, chain}; }
+ir::Statement accept() { return ir::VerdictStmt{{ir::Verdict::Kind::accept, {}}}; }
+ir::Statement drop() { return ir::VerdictStmt{{ir::Verdict::Kind::drop, {}}}; }
+ir::Statement count(const std::string& name) { return ir::CounterRef{name}; }
+
+// Interval sets refuse overlapping elements; allow lists may nest (10.0.0.0/8 and 10.1.0.0/16).
+// Prefixes either nest or are disjoint, so after sorting by start (shorter first on ties) a prefix
+// is redundant exactly when the last kept one contains it.
+std::vector<Prefix> without_nested(std::vector<Prefix> prefixes) {
+    std::sort(prefixes.begin(), prefixes.end(), [](const Prefix& a, const Prefix& b) {
+        if (a.address != b.address) return a.address < b.address;
+        return a.length < b.length;
+    });
+    std::vector<Prefix> kept;
+    for (const auto& prefix : prefixes) {
+        if (!kept.empty() && kept.back().address.family == prefix.address.family &&
+            kept.back().contains(prefix.address) && kept.back().length <= prefix.length)
+            continue;
+        kept.push_back(prefix);
+    }
+    return kept;
+}
+
+std::vector<Prefix> of_family(const std::vector<Prefix>& prefixes, Family family) {
+    std::vector<Prefix> out;
+    for (const auto& p : prefixes)
+        if (p.address.family == family) out.push_back(p);
+    return out;
+}
+
+ir::Set address_set(std::string name, Family family, const std::vector<Prefix>& prefixes) {
+    ir::Set set;
+    set.name = std::move(name);
+    set.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+    set.flags.interval = true;
+    for (const auto& p : without_nested(prefixes)) set.elements.push_back({{p}, {}});
+    return set;
+}
+
+// Port-keyed entries of one map, collected from all services and sorted so the output does not
+// depend on policy order. Overlaps are policy errors the parser reports; should one slip through,
+// the first entry (in sorted order) wins and later overlapping ones are left out rather than
+// producing a table the kernel rejects.
+struct PortEntry {
+    std::uint8_t protocol = 0;
+    std::optional<PortRange> ports;
+    ir::MapData data;
+};
+
+std::vector<PortEntry> sorted_disjoint(std::vector<PortEntry> entries) {
+    std::stable_sort(entries.begin(), entries.end(), [](const PortEntry& a, const PortEntry& b) {
+        if (a.protocol != b.protocol) return a.protocol < b.protocol;
+        std::uint16_t fa = a.ports ? a.ports->first : 0, fb = b.ports ? b.ports->first : 0;
+        return fa < fb;
+    });
+    std::vector<PortEntry> kept;
+    for (auto& entry : entries) {
+        if (!kept.empty() && kept.back().protocol == entry.protocol) {
+            const auto& last = kept.back();
+            bool overlaps = !entry.ports || !last.ports || entry.ports->first <= last.ports->last;
+            if (overlaps) continue;
+        }
+        kept.push_back(std::move(entry));
+    }
+    return kept;
+}
+
+// Merge overlapping/duplicate ranges per protocol (a plain set, no data to disagree about).
+std::vector<PortEntry> merged(std::vector<PortEntry> entries) {
+    entries = [&] {
+        std::stable_sort(entries.begin(), entries.end(), [](const PortEntry& a, const PortEntry& b) {
+            if (a.protocol != b.protocol) return a.protocol < b.protocol;
+            return (a.ports ? a.ports->first : 0) < (b.ports ? b.ports->first : 0);
+        });
+        return entries;
+    }();
+    std::vector<PortEntry> out;
+    for (auto& entry : entries) {
+        if (!out.empty() && out.back().protocol == entry.protocol && entry.ports && out.back().ports &&
+            entry.ports->first <= out.back().ports->last) {
+            out.back().ports->last = std::max(out.back().ports->last, entry.ports->last);
+            continue;
+        }
+        if (!out.empty() && out.back().protocol == entry.protocol && !entry.ports) continue;
+        out.push_back(std::move(entry));
+    }
+    return out;
+}
+
+ir::Set port_map(std::string name, std::vector<ir::DataType> key, std::vector<ir::DataType> data,
+                 const std::vector<PortEntry>& entries, bool with_proto, bool with_port) {
+    ir::Set set;
+    set.name = std::move(name);
+    set.key = std::move(key);
+    set.data = std::move(data);
+    set.flags.interval = with_port;
+    for (const auto& e : sorted_disjoint(entries)) {
+        ir::Element element;
+        if (with_proto) element.key.push_back(ir::Proto{e.protocol});
+        if (with_port && e.ports) element.key.push_back(*e.ports);
+        element.data = e.data;
+        set.elements.push_back(std::move(element));
+    }
+    return set;
+}
+
+class Builder {
+public:
+    explicit Builder(const policy::Policy& policy)
+        : policy_(policy),
+          gateway_(policy.mode == policy::Mode::gateway),
+          services_(services_by_name(policy)) {
+        std::set<std::string> unique(policy.wan_interfaces.begin(), policy.wan_interfaces.end());
+        for (const auto& name : unique) wan_.push_back(ir::IfName{name});
+    }
+
+    ir::Table build() {
+        table_.family = kTableFamily;
+        table_.name = kTableName;
+        plan_services();
+        add_objects();
+        add_sets();
+        add_service_chains();
+        add_deny_chains();
+        add_helper_chain();
+        add_dnat_chain();
+        add_input_chain();
+        add_forward_chain();
+        add_masquerade_chain();
+        return std::move(table_);
+    }
+
+private:
+    struct Planned {
+        const policy::Service* service;
+        std::vector<Exposure> exposures;
+    };
+
+    ir::Compare from_wan(bool negate = false) const {
+        return ir::Compare{ir::Field::iifname, wan_, negate};
+    }
+
+    bool has_logging() const { return policy_.logging.drop_group.has_value(); }
+    bool has_management() const {
+        return !policy_.management.sources.empty() && !policy_.management.ports.empty();
+    }
+
+    void plan_services() {
+        for (const auto* service : services_) {
+            Planned planned{service, plan_exposures(policy_, *service)};
+            for (const auto& exposure : planned.exposures) {
+                const auto verdict = jump(service_chain(service->name));
+                const auto number = static_cast<std::uint8_t>(exposure.protocol);
+                switch (exposure.delivery) {
+                    case Delivery::local:
+                    case Delivery::local_inside_ipsec:
+                        (exposure.ports ? local_ports_ : local_protos_)
+                            .push_back({number, exposure.ports, verdict});
+                        break;
+                    case Delivery::forwarded: add_forward(exposure, number, verdict); break;
+                    case Delivery::pptp_expectation:
+                    case Delivery::inside_esp_not_forwarded: break;
+                }
+                if (service->pptp_helper && exposure.protocol == IpProtocol::tcp && exposure.ports)
+                    helper_ports_.push_back(*exposure.ports);
+            }
+            planned_.push_back(std::move(planned));
+        }
+    }
+
+    void add_forward(const Exposure& exposure, std::uint8_t number, const ir::Verdict& verdict) {
+        // The forward chain sees the packet after DNAT, so it dispatches on the connection's
+        // ORIGINAL destination port. nft cannot concatenate `ct original proto-dst` (its width
+        // depends on the protocol), hence one map per port-carrying protocol: still a fixed
+        // number of lookups per packet.
+        if (exposure.protocol == IpProtocol::tcp && exposure.ports)
+            forward_tcp_.push_back({number, exposure.ports, verdict});
+        else if (exposure.protocol == IpProtocol::udp && exposure.ports)
+            forward_udp_.push_back({number, exposure.ports, verdict});
+        else
+            forward_protos_.push_back({number, std::nullopt, verdict});
+
+        const Address& target = *exposure.forward_address;
+        auto& maps = target.family == Family::ipv4 ? dnat4_ : dnat6_;
+        ir::NatTarget nat{target, exposure.forward_port};
+        if (!exposure.ports)
+            maps.protos.push_back({number, std::nullopt, nat});
+        else if (exposure.forward_port)
+            maps.remap.push_back({number, exposure.ports, nat});
+        else
+            maps.keep.push_back({number, exposure.ports, nat});
+    }
+
+    void add_objects() {
+        if (!helper_ports_.empty())
+            table_.ct_helpers.push_back(
+                {kPptpHelper, "pptp", proto(IpProtocol::tcp), Family::ipv4});  // pptp is IPv4-only
+        if (has_logging())
+            table_.limits.push_back({kDropLogLimit, policy_.logging.drop_rate_per_second, 0});
+        for (const char* name :
+             {kCounterManagementAccepted, kCounterBanned, kCounterInvalid, kCounterDefaultDropped})
+            table_.counters.push_back({name});
+        for (const auto& planned : planned_) {
+            table_.counters.push_back({accepted_counter(planned.service->name)});
+            table_.counters.push_back({dropped_counter(planned.service->name)});
+        }
+    }
+
+    void add_sets() {
+        for (auto [name, family] : {std::pair{kBanSetV4, Family::ipv4}, std::pair{kBanSetV6, Family::ipv6}}) {
+            ir::Set ban = address_set(name, family, {});
+            ban.flags.timeout = true;
+            ban.timeout_seconds = policy_.runtime.default_ban_seconds;
+            ban.runtime = true;
+            table_.sets.push_back(std::move(ban));
+        }
+        if (has_management()) {
+            for (auto [name, family] : {std::pair{kMgmtSetV4, Family::ipv4}, std::pair{kMgmtSetV6, Family::ipv6}}) {
+                auto sources = of_family(policy_.management.sources, family);
+                if (!sources.empty()) table_.sets.push_back(address_set(name, family, sources));
+            }
+            std::vector<PortEntry> ports, protos;
+            for (const auto& spec : policy_.management.ports) {
+                auto number = static_cast<std::uint8_t>(spec.protocol);
+                (spec.ports ? ports : protos).push_back({number, spec.ports, {}});
+            }
+            if (!ports.empty()) {
+                ir::Set set;
+                set.name = kMgmtPorts;
+                set.key = {ir::DataType::inet_proto, ir::DataType::inet_service};
+                set.flags.interval = true;
+                for (const auto& e : merged(ports))
+                    set.elements.push_back({{ir::Proto{e.protocol}, *e.ports}, {}});
+                table_.sets.push_back(std::move(set));
+            }
+            if (!protos.empty()) {
+                ir::Set set;
+                set.name = kMgmtProtos;
+                set.key = {ir::DataType::inet_proto};
+                for (const auto& e : merged(protos)) set.elements.push_back({{ir::Proto{e.protocol}}, {}});
+                table_.sets.push_back(std::move(set));
+            }
+        }
+        for (const auto& planned : planned_) {
+            const auto& service = *planned.service;
+            if (service.guard != policy::Guard::none) {
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    ir::Set grant;
+                    grant.name = family == Family::ipv4 ? grant_set_v4(service.name)
+                                                        : grant_set_v6(service.name);
+                    grant.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr
+                                                        : ir::DataType::ipv6_addr};
+                    // dynamic: in-kernel knock rules (issue 4) may add grants from the packet path.
+                    grant.flags.dynamic = true;
+                    grant.flags.timeout = true;
+                    grant.timeout_seconds = policy_.runtime.default_grant_seconds;
+                    grant.runtime = true;
+                    table_.sets.push_back(std::move(grant));
+                }
+            }
+            if (!service.allow_any) {
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    auto sources = of_family(service.allow_from, family);
+                    if (!sources.empty())
+                        table_.sets.push_back(
+                            address_set(allow_set(family, service.name), family, sources));
+                }
+            }
+        }
+        using ir::DataType;
+        const std::vector<DataType> proto_port{DataType::inet_proto, DataType::inet_service};
+        const std::vector<DataType> verdict{DataType::verdict};
+        if (!local_ports_.empty())
+            table_.sets.push_back(port_map(kLocalPorts, proto_port, verdict, local_ports_, true, true));
+        if (!local_protos_.empty())
+            table_.sets.push_back(
+                port_map(kLocalProtos, {DataType::inet_proto}, verdict, local_protos_, true, false));
+        if (!forward_tcp_.empty())
+            table_.sets.push_back(
+                port_map(kForwardTcp, {DataType::inet_service}, verdict, forward_tcp_, false, true));
+        if (!forward_udp_.empty())
+            table_.sets.push_back(
+                port_map(kForwardUdp, {DataType::inet_service}, verdict, forward_udp_, false, true));
+        if (!forward_protos_.empty())
+            table_.sets.push_back(port_map(kForwardProtos, {DataType::inet_proto}, verdict,
+                                           forward_protos_, true, false));
+        for (auto family : {Family::ipv4, Family::ipv6}) {
+            const auto& maps = family == Family::ipv4 ? dnat4_ : dnat6_;
+            const DataType addr = family == Family::ipv4 ? DataType::ipv4_addr : DataType::ipv6_addr;
+            if (!maps.keep.empty())
+                table_.sets.push_back(
+                    port_map(dnat_map(family, "ports"), proto_port, {addr}, maps.keep, true, true));
+            if (!maps.remap.empty())
+                table_.sets.push_back(port_map(dnat_map(family, "remap"), proto_port,
+                                               {addr, DataType::inet_service}, maps.remap, true, true));
+            if (!maps.protos.empty())
+                table_.sets.push_back(port_map(dnat_map(family, "protos"), {DataType::inet_proto},
+                                               {addr}, maps.protos, true, false));
+        }
+    }
+
+    void add_service_chains() {
+        for (const auto& planned : planned_) {
+            const auto& service = *planned.service;
+            ir::Chain chain;
+            chain.name = service_chain(service.name);
+            const auto accepted = accepted_counter(service.name);
+            const auto dropped = dropped_counter(service.name);
+            const ir::Statement deny = ir::VerdictStmt{go_to(kChainDenyService)};
+
+            bool l2tp_inside_ipsec = std::any_of(
+                planned.exposures.begin(), planned.exposures.end(),
+                [](const Exposure& e) { return e.delivery == Delivery::local_inside_ipsec; });
+            if (l2tp_inside_ipsec) {
+                // Raw L2TP is a cleartext tunnel; only what the kernel's IPsec decapsulated counts.
+                chain.rules.push_back(
+                    {{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::udp)}},
+                      ir::Compare{ir::Field::th_dport, {PortRange{kL2tpPort, kL2tpPort}}},
+                      ir::Secpath{false}},
+                     {count(dropped), deny},
+                     "l2tp only inside ipsec"});
+            }
+
+            const bool guarded = service.guard != policy::Guard::none;
+            for (auto family : {Family::ipv4, Family::ipv6}) {
+                const auto saddr = family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr;
+                ir::Rule rule;
+                if (!service.allow_any) {
+                    if (of_family(service.allow_from, family).empty()) continue;
+                    rule.matches.push_back(ir::SetLookup{{saddr}, allow_set(family, service.name)});
+                } else if (!guarded) {
+                    if (family == Family::ipv6) continue;  // one family-agnostic rule covers both
+                    chain.rules.push_back({{}, {count(accepted), accept()}, {}});
+                    continue;
+                }
+                if (guarded)
+                    rule.matches.push_back(ir::SetLookup{
+                        {saddr},
+                        family == Family::ipv4 ? grant_set_v4(service.name) : grant_set_v6(service.name)});
+                rule.statements = {count(accepted), accept()};
+                chain.rules.push_back(std::move(rule));
+            }
+            chain.rules.push_back({{}, {count(dropped), deny}, {}});
+            table_.chains.push_back(std::move(chain));
+        }
+    }
+
+    // Where a refused packet ends: optional rate-limited NFLOG (the shared `drop_log` limiter keeps
+    // the total bounded however many rules log), then the policy's default action.
+    ir::Chain deny_chain(const char* name, const char* log_prefix) const {
+        ir::Chain chain;
+        chain.name = name;
+        if (has_logging())
+            chain.rules.push_back({{ir::LimitRef{kDropLogLimit}},
+                                   {ir::Log{*policy_.logging.drop_group, log_prefix}},
+                                   {}});
+        if (policy_.default_action == policy::DefaultAction::reject) {
+            chain.rules.push_back({{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::tcp)}}},
+                                   {ir::Reject{ir::Reject::Kind::tcp_reset}},
+                                   {}});
+            chain.rules.push_back({{}, {ir::Reject{ir::Reject::Kind::icmpx_admin_prohibited}}, {}});
+        } else {
+            chain.rules.push_back({{}, {drop()}, {}});
+        }
+        return chain;
+    }
+
+    void add_deny_chains() {
+        table_.chains.push_back(deny_chain(kChainDenyService, kLogPrefixService));
+        table_.chains.push_back(deny_chain(kChainDenyClosed, kLogPrefixClosed));
+    }
+
+    // Kernels >= 6.0 never attach helpers automatically. Priority `filter` (0) runs after
+    // conntrack (-200) has created the entry and before it is confirmed, which is when a helper
+    // can still be attached; in gateway mode it is also after DNAT, so match the original port.
+    void add_helper_chain() {
+        if (helper_ports_.empty()) return;
+        ir::Chain chain;
+        chain.name = "prerouting_helpers";
+        chain.base = ir::BaseChain{ir::BaseChain::Type::filter, ir::BaseChain::Hook::prerouting,
+                                   "filter", ir::Verdict::Kind::accept};
+        std::sort(helper_ports_.begin(), helper_ports_.end(),
+                  [](const PortRange& a, const PortRange& b) { return a.first < b.first; });
+        std::vector<ir::Value> ports(helper_ports_.begin(), helper_ports_.end());
+        chain.rules.push_back({{from_wan(), ir::Compare{ir::Field::meta_nfproto, {ir::Number{4}}},
+                                ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::tcp)}},
+                                ir::CtState{ir::ct_new},
+                                ir::Compare{ir::Field::ct_original_proto_dst, ports}},
+                               {ir::CtHelperSet{kPptpHelper}},
+                               {}});
+        table_.chains.push_back(std::move(chain));
+    }
+
+    void add_dnat_chain() {
+        if (!gateway_) return;
+        ir::Chain chain;
+        chain.name = "prerouting_nat";
+        chain.base = ir::BaseChain{ir::BaseChain::Type::nat, ir::BaseChain::Hook::prerouting, "dstnat",
+                                   ir::Verdict::Kind::accept};
+        for (auto family : {Family::ipv4, Family::ipv6}) {
+            const auto& maps = family == Family::ipv4 ? dnat4_ : dnat6_;
+            if (maps.keep.empty() && maps.remap.empty() && maps.protos.empty()) continue;
+            std::vector<ir::Match> base{from_wan()};
+            if (!policy_.wan_addresses.empty()) {
+                std::vector<ir::Value> addresses;
+                std::set<Address> unique;
+                for (const auto& a : policy_.wan_addresses)
+                    if (a.family == family) unique.insert(a);
+                // wan_address lists only the other family: this family is not DNATed at all.
+                if (unique.empty()) continue;
+                for (const auto& a : unique)
+                    addresses.push_back(Prefix{a, static_cast<std::uint8_t>(a.width_bits())});
+                base.push_back(ir::Compare{
+                    family == Family::ipv4 ? ir::Field::ip_daddr : ir::Field::ip6_daddr, addresses});
+            } else {
+                base.push_back(ir::Compare{ir::Field::meta_nfproto,
+                                           {ir::Number{family == Family::ipv4 ? 4u : 6u}}});
+            }
+            const std::vector<ir::Field> proto_port{ir::Field::meta_l4proto, ir::Field::th_dport};
+            if (!maps.keep.empty())
+                chain.rules.push_back(
+                    {base, {ir::DnatMapStmt{family, proto_port, dnat_map(family, "ports")}}, {}});
+            if (!maps.remap.empty()) {
+                // nft only rewrites a port after the rule has established a transport protocol.
+                auto with_transport = base;
+                with_transport.push_back(ir::Compare{
+                    ir::Field::meta_l4proto, {proto(IpProtocol::tcp), proto(IpProtocol::udp)}});
+                chain.rules.push_back({with_transport,
+                                       {ir::DnatMapStmt{family, proto_port, dnat_map(family, "remap")}},
+                                       {}});
+            }
+            if (!maps.protos.empty())
+                chain.rules.push_back({base,
+                                       {ir::DnatMapStmt{family, {ir::Field::meta_l4proto},
+                                                        dnat_map(family, "protos")}},
+                                       {}});
+        }
+        if (!chain.rules.empty()) table_.chains.push_back(std::move(chain));
+    }
+
+    void add_common_head(ir::Chain& chain, bool with_management) {
+        chain.rules.push_back({{from_wan(true)}, {accept()}, "not from wan"});
+        if (with_management && has_management()) {
+            for (auto [set, field] : {std::pair{kMgmtSetV4, ir::Field::ip_saddr},
+                                      std::pair{kMgmtSetV6, ir::Field::ip6_saddr}}) {
+                if (!table_.find_set(set)) continue;
+                if (table_.find_set(kMgmtPorts))
+                    chain.rules.push_back(
+                        {{ir::SetLookup{{field}, set},
+                          ir::SetLookup{{ir::Field::meta_l4proto, ir::Field::th_dport}, kMgmtPorts}},
+                         {count(kCounterManagementAccepted), accept()},
+                         "management"});
+                if (table_.find_set(kMgmtProtos))
+                    chain.rules.push_back({{ir::SetLookup{{field}, set},
+                                            ir::SetLookup{{ir::Field::meta_l4proto}, kMgmtProtos}},
+                                           {count(kCounterManagementAccepted), accept()},
+                                           "management"});
+            }
+        }
+        if (with_management) {
+            // Hop limit 255 proves the sender is on-link; without NS/NA/RA IPv6 stops working.
+            chain.rules.push_back(
+                {{ir::Compare{ir::Field::meta_l4proto, {ir::Proto{58}}},
+                  ir::Compare{ir::Field::icmpv6_type, {ir::Number{134}, ir::Number{135}, ir::Number{136}}},
+                  ir::Compare{ir::Field::ip6_hoplimit, {ir::Number{255}}}},
+                 {accept()},
+                 {}});
+        }
+        chain.rules.push_back(
+            {{ir::SetLookup{{ir::Field::ip_saddr}, kBanSetV4}}, {count(kCounterBanned), drop()}, {}});
+        chain.rules.push_back(
+            {{ir::SetLookup{{ir::Field::ip6_saddr}, kBanSetV6}}, {count(kCounterBanned), drop()}, {}});
+        chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});
+        chain.rules.push_back({{ir::CtState{ir::ct_invalid}}, {count(kCounterInvalid), drop()}, {}});
+    }
+
+    void add_default(ir::Chain& chain) {
+        chain.rules.push_back(
+            {{}, {count(kCounterDefaultDropped), ir::VerdictStmt{go_to(kChainDenyClosed)}}, {}});
+    }
+
+    void add_input_chain() {
+        ir::Chain chain;
+        chain.name = "input_filter";
+        chain.base = ir::BaseChain{ir::BaseChain::Type::filter, ir::BaseChain::Hook::input, "filter",
+                                   ir::Verdict::Kind::accept};
+        add_common_head(chain, true);
+        if (table_.find_set(kLocalPorts))
+            chain.rules.push_back(
+                {{}, {ir::VerdictMapStmt{{ir::Field::meta_l4proto, ir::Field::th_dport}, kLocalPorts}}, {}});
+        if (table_.find_set(kLocalProtos))
+            chain.rules.push_back({{}, {ir::VerdictMapStmt{{ir::Field::meta_l4proto}, kLocalProtos}}, {}});
+        add_default(chain);
+        table_.chains.push_back(std::move(chain));
+    }
+
+    void add_forward_chain() {
+        if (!gateway_) return;
+        ir::Chain chain;
+        chain.name = "forward_filter";  // not "fwd": that is an nft keyword
+        chain.base = ir::BaseChain{ir::BaseChain::Type::filter, ir::BaseChain::Hook::forward, "filter",
+                                   ir::Verdict::Kind::accept};
+        add_common_head(chain, false);
+        for (auto [map, protocol] :
+             {std::pair{kForwardTcp, IpProtocol::tcp}, std::pair{kForwardUdp, IpProtocol::udp}}) {
+            if (!table_.find_set(map)) continue;
+            chain.rules.push_back({{ir::CtStatusDnat{},
+                                    ir::Compare{ir::Field::meta_l4proto, {proto(protocol)}}},
+                                   {ir::VerdictMapStmt{{ir::Field::ct_original_proto_dst}, map}},
+                                   {}});
+        }
+        if (table_.find_set(kForwardProtos))
+            chain.rules.push_back({{ir::CtStatusDnat{}},
+                                   {ir::VerdictMapStmt{{ir::Field::meta_l4proto}, kForwardProtos}},
+                                   {}});
+        add_default(chain);
+        table_.chains.push_back(std::move(chain));
+    }
+
+    void add_masquerade_chain() {
+        if (!gateway_ || !policy_.masquerade_lan) return;
+        ir::Chain chain;
+        chain.name = "postrouting_nat";
+        chain.base = ir::BaseChain{ir::BaseChain::Type::nat, ir::BaseChain::Hook::postrouting, "srcnat",
+                                   ir::Verdict::Kind::accept};
+        std::vector<ir::Match> matches;
+        if (policy_.lan_interface)
+            matches.push_back(ir::Compare{ir::Field::iifname, {ir::IfName{*policy_.lan_interface}}});
+        else
+            matches.push_back(from_wan(true));
+        matches.push_back(ir::Compare{ir::Field::oifname, wan_});
+        chain.rules.push_back({matches, {ir::Masquerade{}}, {}});
+        table_.chains.push_back(std::move(chain));
+    }
+
+    struct DnatMaps {
+        std::vector<PortEntry> keep, remap, protos;
+    };
+
+    const policy::Policy& policy_;
+    const bool gateway_;
+    std::vector<const policy::Service*> services_;
+    std::vector<ir::Value> wan_;
+    std::vector<Planned> planned_;
+    std::vector<PortEntry> local_ports_, local_protos_, forward_tcp_, forward_udp_, forward_protos_;
+    DnatMaps dnat4_, dnat6_;
+    std::vector<PortRange> helper_ports_;
+    ir::Table table_;
+};
+
+}  // namespace
+
+ir::Table compile_ir(const policy::Policy& policy) { return Builder(policy).build(); }
+
+TableManifest manifest_of(const ir::Table& table) {
+    TableManifest manifest;
+    for (const auto& chain : table.chains) manifest.chains.push_back(chain.name);
+    for (const auto& set : table.sets)
+        (set.runtime ? manifest.runtime_sets : manifest.sets).push_back(set.name);
+    for (const auto& counter : table.counters) manifest.counters.push_back(counter.name);
+    for (const auto& helper : table.ct_helpers) manifest.ct_helpers.push_back(helper.name);
+    for (const auto& limit : table.limits) manifest.limits.push_back(limit.name);
+    return manifest;
+}
+
+Compiled compile(const policy::Policy& policy) {
+    ir::Table table = compile_ir(policy);
+    return Compiled{ir::render(table), manifest_of(table)};
+}
+
+}  // namespace portcullis::compile
