@@ -1,0 +1,133 @@
+#include "kernel/nft_kernel.hpp"
+
+#include <nftables/libnftables.h>
+
+#include <fmt/core.h>
+
+#include "compile/compile.hpp"
+
+namespace portcullis::kernel {
+namespace {
+
+const std::string kTableRef = fmt::format("{} {}", compile::kTableFamily, compile::kTableName);
+
+// One libnftables context per call: no cache survives between calls, so every call sees the
+// kernel as it is now (another program, or the daemon, may have changed it meanwhile).
+class Context {
+public:
+    Context() : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
+        if (ctx_ == nullptr) return;
+        nft_ctx_buffer_output(ctx_);
+        nft_ctx_buffer_error(ctx_);
+    }
+    ~Context() {
+        if (ctx_ != nullptr) nft_ctx_free(ctx_);
+    }
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    bool ok() const { return ctx_ != nullptr; }
+    void set_output_flags(unsigned int flags) { nft_ctx_output_set_flags(ctx_, flags); }
+    void set_dry_run(bool dry) { nft_ctx_set_dry_run(ctx_, dry); }
+
+    // Returns the output buffer on success, the error buffer on failure.
+    Result<std::string> run(const std::string& script) {
+        int rc = nft_run_cmd_from_buffer(ctx_, script.c_str());
+        const char* out = nft_ctx_get_output_buffer(ctx_);
+        const char* err = nft_ctx_get_error_buffer(ctx_);
+        if (rc != 0) {
+            std::string message = err != nullptr ? err : "";
+            while (!message.empty() && message.back() == '\n') message.pop_back();
+            if (message.empty()) message = "nft failed without a message";
+            return fail(std::move(message));
+        }
+        return std::string(out != nullptr ? out : "");
+    }
+
+private:
+    nft_ctx* ctx_;
+};
+
+unsigned int listing_flags(Detail detail) {
+    return detail == Detail::terse ? static_cast<unsigned int>(NFT_CTX_OUTPUT_TERSE) : 0U;
+}
+
+class LibNftables final : public Nftables {
+public:
+    Result<void> run(std::string_view script, RunMode mode) override {
+        Context ctx;
+        if (!ctx.ok()) return fail("libnftables: cannot create a context");
+        ctx.set_dry_run(mode == RunMode::check);
+        auto result = ctx.run(std::string(script));
+        if (!result) return fail(result.error().message);
+        return {};
+    }
+
+    Result<std::optional<nlohmann::json>> list_table_json(Detail detail) override {
+        auto text = list("list table " + kTableRef, NFT_CTX_OUTPUT_JSON | listing_flags(detail));
+        if (!text) return fail(text.error().message);
+        if (!*text) return std::optional<nlohmann::json>{};
+        auto parsed = nlohmann::json::parse(**text, nullptr, /*allow_exceptions=*/false);
+        if (parsed.is_discarded()) return fail("libnftables returned a JSON listing that does not parse");
+        return std::optional<nlohmann::json>(std::move(parsed));
+    }
+
+    Result<std::optional<std::string>> list_table_text(Detail detail) override {
+        return list("list table " + kTableRef, listing_flags(detail));
+    }
+
+    Result<std::string> list_ruleset_text() override {
+        Context ctx;
+        if (!ctx.ok()) return fail("libnftables: cannot create a context");
+        return ctx.run("list ruleset");
+    }
+
+private:
+    // nullopt when our table does not exist. A failed `list table` is told apart from an absent
+    // table by asking for the table names, so a real error (no permission, no nf_tables) is not
+    // mistaken for "absent".
+    Result<std::optional<std::string>> list(const std::string& command, unsigned int flags) {
+        Context ctx;
+        if (!ctx.ok()) return fail("libnftables: cannot create a context");
+        ctx.set_output_flags(flags);
+        auto listed = ctx.run(command);
+        if (listed) return std::optional<std::string>(std::move(*listed));
+
+        Context probe;
+        if (!probe.ok()) return fail("libnftables: cannot create a context");
+        probe.set_output_flags(NFT_CTX_OUTPUT_JSON);
+        auto tables = probe.run(std::string("list tables ") + compile::kTableFamily);
+        if (!tables) return fail(listed.error().message);
+        auto parsed = nlohmann::json::parse(*tables, nullptr, false);
+        if (parsed.is_discarded() || !parsed.contains("nftables")) return fail(listed.error().message);
+        for (const auto& item : parsed["nftables"]) {
+            if (item.contains("table") && item["table"].value("name", "") == compile::kTableName)
+                return fail(listed.error().message);  // it exists, so the listing really failed
+        }
+        return std::optional<std::string>{};
+    }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Nftables>> make_libnftables() {
+    Context probe;
+    if (!probe.ok()) return fail("libnftables: cannot create a context");
+    return std::unique_ptr<Nftables>(std::make_unique<LibNftables>());
+}
+
+Result<void> RecordingNftables::run(std::string_view script, RunMode mode) {
+    calls.push_back(Call{std::string(script), mode});
+    if (fail_when_script_contains && script.find(*fail_when_script_contains) != std::string_view::npos)
+        return fail(failure_message);
+    if (mode == RunMode::commit) committed.emplace_back(script);
+    return {};
+}
+
+Result<std::optional<nlohmann::json>> RecordingNftables::list_table_json(Detail) { return table_json; }
+
+Result<std::optional<std::string>> RecordingNftables::list_table_text(Detail) { return table_text; }
+
+Result<std::string> RecordingNftables::list_ruleset_text() { return ruleset_text; }
+
+}  // namespace portcullis::kernel

@@ -1,0 +1,75 @@
+#pragma once
+// The one door to nftables for everything except the daemon's hot set-element path (that goes
+// over netlink_*). Two implementations: libnftables for real, and RecordingNftables, a fake that
+// records every script and answers listings from canned text, for unit tests without root.
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+
+namespace portcullis::kernel {
+
+// check: the kernel validates the whole transaction (nft -c) and then aborts it; nothing changes.
+// commit: the transaction is applied atomically, or not at all.
+enum class RunMode { check, commit };
+
+// How a listing prints. `terse` leaves out set elements (cheap with large ban sets); `full`
+// includes them (what a rollback snapshot needs).
+enum class Detail { terse, full };
+
+class Nftables {
+public:
+    virtual ~Nftables() = default;
+
+    // Runs an nft script as one transaction. On failure the error is nft's own message, with the
+    // script line and a caret under the offending part.
+    virtual Result<void> run(std::string_view script, RunMode mode) = 0;
+
+    // `nft -j list table inet portcullis`; nullopt when the table does not exist.
+    virtual Result<std::optional<nlohmann::json>> list_table_json(Detail detail) = 0;
+
+    // `nft list table inet portcullis`; nullopt when the table does not exist.
+    virtual Result<std::optional<std::string>> list_table_text(Detail detail) = 0;
+
+    // `nft list ruleset` — everything, every table (used for before/after comparisons).
+    virtual Result<std::string> list_ruleset_text() = 0;
+};
+
+// The real adapter over libnftables. Fails only if libnftables cannot allocate a context.
+Result<std::unique_ptr<Nftables>> make_libnftables();
+
+// Test fake: records every run() call; answers listings from the canned fields below, which a
+// test may change between calls. `fail_when_script_contains` makes run() fail the way nft does.
+class RecordingNftables final : public Nftables {
+public:
+    struct Call {
+        std::string script;
+        RunMode mode;
+    };
+    std::vector<Call> calls;
+
+    std::optional<nlohmann::json> table_json;  // nullopt: table absent
+    std::optional<std::string> table_text;     // nullopt: table absent
+    std::string ruleset_text;
+
+    // When a script contains this text, run() fails with `failure_message` (nothing recorded as
+    // committed: the fake mirrors the kernel, where a failed transaction changes nothing).
+    std::optional<std::string> fail_when_script_contains;
+    std::string failure_message = "Error: Could not process rule: File exists";
+
+    // Commits that succeeded, in order (check runs are not here).
+    std::vector<std::string> committed;
+
+    Result<void> run(std::string_view script, RunMode mode) override;
+    Result<std::optional<nlohmann::json>> list_table_json(Detail detail) override;
+    Result<std::optional<std::string>> list_table_text(Detail detail) override;
+    Result<std::string> list_ruleset_text() override;
+};
+
+}  // namespace portcullis::kernel

@@ -1,0 +1,323 @@
+#include "kernel/table_text.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/core.h>
+
+namespace portcullis::kernel {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+// Walks nft text one significant character at a time, stepping over quoted strings and
+// `#` comments so that braces inside them are never counted.
+class Cursor {
+public:
+    explicit Cursor(std::string_view text, std::size_t pos = 0) : text_(text), pos_(pos) {}
+
+    bool done() const { return pos_ >= text_.size(); }
+    std::size_t pos() const { return pos_; }
+    char peek() const { return text_[pos_]; }
+
+    void skip_blanks() {
+        while (!done()) {
+            char c = text_[pos_];
+            if (is_space(c)) {
+                ++pos_;
+            } else if (c == '#') {
+                while (!done() && text_[pos_] != '\n') ++pos_;
+            } else {
+                return;
+            }
+        }
+    }
+
+    // A word, or a quoted string (returned without its quotes). Empty at a delimiter.
+    std::string word() {
+        std::string out;
+        if (done()) return out;
+        if (text_[pos_] == '"') {
+            ++pos_;
+            while (!done() && text_[pos_] != '"') out += text_[pos_++];
+            if (!done()) ++pos_;
+            return out;
+        }
+        while (!done()) {
+            char c = text_[pos_];
+            if (is_space(c) || c == '\n' || c == '{' || c == '}' || c == ';' || c == '#') break;
+            out += c;
+            ++pos_;
+        }
+        return out;
+    }
+
+    // From just after an opening brace, finds its closing brace; returns its offset.
+    std::optional<std::size_t> matching_close() {
+        int depth = 1;
+        while (!done()) {
+            char c = text_[pos_];
+            if (c == '"') {
+                ++pos_;
+                while (!done() && text_[pos_] != '"') ++pos_;
+                if (!done()) ++pos_;
+                continue;
+            }
+            if (c == '#') {
+                while (!done() && text_[pos_] != '\n') ++pos_;
+                continue;
+            }
+            if (c == '{') ++depth;
+            if (c == '}' && --depth == 0) return pos_++;
+            ++pos_;
+        }
+        return std::nullopt;
+    }
+
+    void advance() { ++pos_; }
+
+private:
+    std::string_view text_;
+    std::size_t pos_;
+};
+
+std::string join(const std::vector<std::string>& words, std::size_t from, std::size_t to) {
+    std::string out;
+    for (std::size_t i = from; i < to; ++i) {
+        if (!out.empty()) out += ' ';
+        out += words[i];
+    }
+    return out;
+}
+
+// Statements of a body at its own top level (separated by ';' or newlines), each with its
+// offsets in `body`; nested braces (e.g. `elements = { ... }` over many lines) stay inside.
+struct Statement {
+    std::string_view text;
+    std::size_t begin;
+    std::size_t end;
+};
+
+std::vector<Statement> statements(std::string_view body) {
+    std::vector<Statement> out;
+    std::size_t start = 0;
+    int depth = 0;
+    bool in_string = false;
+    auto flush = [&](std::size_t stop) {
+        std::size_t b = start;
+        while (b < stop && (is_space(body[b]) || body[b] == '\n')) ++b;
+        std::size_t e = stop;
+        while (e > b && (is_space(body[e - 1]) || body[e - 1] == '\n')) --e;
+        if (e > b) out.push_back(Statement{body.substr(b, e - b), b, e});
+    };
+    for (std::size_t i = 0; i < body.size(); ++i) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '#' && depth == 0) {
+            flush(i);
+            while (i < body.size() && body[i] != '\n') ++i;
+            start = i;
+        } else if (c == '{') {
+            ++depth;
+        } else if (c == '}') {
+            if (depth > 0) --depth;
+        } else if ((c == ';' || c == '\n') && depth == 0) {
+            flush(i);
+            start = i + 1;
+        }
+    }
+    flush(body.size());
+    return out;
+}
+
+std::string collapse_whitespace(std::string_view text) {
+    std::string out;
+    bool pending_space = false;
+    for (char c : text) {
+        if (is_space(c) || c == '\n') {
+            pending_space = !out.empty();
+            continue;
+        }
+        if (pending_space) out += ' ';
+        pending_space = false;
+        out += c;
+    }
+    return out;
+}
+
+bool starts_with_word(std::string_view text, std::string_view word) {
+    return text.size() > word.size() && text.substr(0, word.size()) == word &&
+           (is_space(text[word.size()]) || text[word.size()] == '=');
+}
+
+}  // namespace
+
+const TableObject* TableText::find(std::string_view kind, std::string_view object_name) const {
+    for (const auto& object : objects)
+        if (object.kind == kind && object.name == object_name) return &object;
+    return nullptr;
+}
+
+Result<TableText> scan_table(std::string_view text) {
+    Cursor cursor(text);
+    TableText table;
+    // Find `table FAMILY NAME {` at the top level.
+    while (true) {
+        cursor.skip_blanks();
+        if (cursor.done()) return fail("no `table` block found");
+        if (cursor.peek() == '\n' || cursor.peek() == ';') {
+            cursor.advance();
+            continue;
+        }
+        std::string keyword = cursor.word();
+        if (keyword == "table") break;
+        if (keyword.empty()) return fail(fmt::format("unexpected '{}' before the table block", cursor.peek()));
+        // Some other top-level command (`add table ...`, `flush chain ...`): skip to its end.
+        while (!cursor.done() && cursor.peek() != '\n' && cursor.peek() != ';') {
+            cursor.skip_blanks();
+            if (cursor.done() || cursor.peek() == '\n' || cursor.peek() == ';') break;
+            if (cursor.peek() == '{') {
+                cursor.advance();
+                if (!cursor.matching_close()) return fail("unbalanced braces before the table block");
+            } else if (cursor.word().empty()) {
+                cursor.advance();
+            }
+        }
+    }
+    cursor.skip_blanks();
+    table.family = cursor.word();
+    cursor.skip_blanks();
+    table.name = cursor.word();
+    cursor.skip_blanks();
+    if (table.family.empty() || table.name.empty() || cursor.done() || cursor.peek() != '{')
+        return fail("malformed table header: expected `table FAMILY NAME {`");
+    cursor.advance();
+
+    std::vector<std::string> words;
+    std::size_t header_begin = 0;
+    while (true) {
+        cursor.skip_blanks();
+        if (cursor.done()) return fail(fmt::format("table {} {} is not closed with '}}'", table.family, table.name));
+        char c = cursor.peek();
+        if (c == '}') return table;
+        if (c == '\n' || c == ';') {
+            words.clear();
+            cursor.advance();
+            continue;
+        }
+        if (c == '{') {
+            cursor.advance();
+            std::size_t body_begin = cursor.pos();
+            auto close = cursor.matching_close();
+            if (!close) return fail("unbalanced braces in the table text");
+            if (words.size() < 2) return fail("an object block without a kind and a name");
+            TableObject object;
+            object.kind = join(words, 0, words.size() - 1);
+            object.name = words.back();
+            object.body = text.substr(body_begin, *close - body_begin);
+            object.begin = header_begin;
+            object.end = *close + 1;
+            table.objects.push_back(std::move(object));
+            words.clear();
+            continue;
+        }
+        if (words.empty()) header_begin = cursor.pos();
+        std::string w = cursor.word();
+        if (w.empty()) {
+            cursor.advance();
+            continue;
+        }
+        words.push_back(std::move(w));
+    }
+}
+
+SetShape set_shape(const TableObject& set_or_map) {
+    SetShape shape;
+    shape.is_map = set_or_map.kind == "map";
+    for (const auto& statement : statements(set_or_map.body)) {
+        std::string_view s = statement.text;
+        if (starts_with_word(s, "type") || starts_with_word(s, "typeof")) {
+            shape.key = collapse_whitespace(s);
+        } else if (starts_with_word(s, "flags")) {
+            std::string rest = collapse_whitespace(s.substr(5));
+            std::size_t start = 0;
+            while (start <= rest.size()) {
+                std::size_t comma = rest.find(',', start);
+                if (comma == std::string::npos) comma = rest.size();
+                std::string flag = collapse_whitespace(std::string_view(rest).substr(start, comma - start));
+                if (!flag.empty()) shape.flags.push_back(flag);
+                start = comma + 1;
+            }
+        } else if (starts_with_word(s, "timeout")) {
+            shape.default_timeout = collapse_whitespace(s.substr(7));
+        }
+    }
+    // The kernel sets the timeout flag itself when a set declares a default timeout.
+    if (shape.default_timeout && std::find(shape.flags.begin(), shape.flags.end(), "timeout") == shape.flags.end())
+        shape.flags.push_back("timeout");
+    std::sort(shape.flags.begin(), shape.flags.end());
+    shape.flags.erase(std::unique(shape.flags.begin(), shape.flags.end()), shape.flags.end());
+    return shape;
+}
+
+std::string strip_set_elements(std::string_view text, const std::vector<std::string>& set_names) {
+    auto table = scan_table(text);
+    if (!table) return std::string(text);
+    std::vector<std::pair<std::size_t, std::size_t>> cuts;  // [begin, end) offsets in text
+    for (const auto& object : table->objects) {
+        if (object.kind != "set" && object.kind != "map") continue;
+        if (std::find(set_names.begin(), set_names.end(), object.name) == set_names.end()) continue;
+        std::size_t body_offset = static_cast<std::size_t>(object.body.data() - text.data());
+        for (const auto& statement : statements(object.body)) {
+            if (!starts_with_word(statement.text, "elements")) continue;
+            std::size_t begin = body_offset + statement.begin;
+            std::size_t end = body_offset + statement.end;
+            // Take the line's leading indentation and the terminator with it.
+            while (begin > 0 && is_space(text[begin - 1])) --begin;
+            if (end < text.size() && (text[end] == ';' || text[end] == '\n')) ++end;
+            cuts.emplace_back(begin, end);
+        }
+    }
+    std::sort(cuts.begin(), cuts.end());
+    std::string out;
+    std::size_t at = 0;
+    for (const auto& [begin, end] : cuts) {
+        out.append(text.substr(at, begin - at));
+        at = end;
+    }
+    out.append(text.substr(at));
+    return out;
+}
+
+bool is_runtime_set_name(std::string_view name) {
+    if (name == compile::kBanSetV4 || name == compile::kBanSetV6) return true;
+    return (name.size() > 7 && (name.substr(0, 7) == "grant4_" || name.substr(0, 7) == "grant6_"));
+}
+
+Result<compile::TableManifest> manifest_from_text(std::string_view table_text) {
+    auto table = scan_table(table_text);
+    if (!table) return fail(table.error().message);
+    compile::TableManifest manifest;
+    for (const auto& object : table->objects) {
+        if (object.kind == "chain") {
+            manifest.chains.push_back(object.name);
+        } else if (object.kind == "set" || object.kind == "map") {
+            if (object.kind == "set" && is_runtime_set_name(object.name))
+                manifest.runtime_sets.push_back(object.name);
+            else
+                manifest.sets.push_back(object.name);
+        } else if (object.kind == "counter") {
+            manifest.counters.push_back(object.name);
+        } else if (object.kind == "ct helper") {
+            manifest.ct_helpers.push_back(object.name);
+        }
+    }
+    return manifest;
+}
+
+}  // namespace portcullis::kernel

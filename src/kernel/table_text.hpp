@@ -1,0 +1,59 @@
+#pragma once
+// A small reader for nft table text — the compiler's output and the kernel's own `nft list
+// table` listing have the same shape — that finds the table's top-level objects (chains, sets,
+// maps, counters, ct helpers, ...) and their bodies. It understands just enough syntax to be
+// exact about that: braces, quoted strings, `#` comments. It does not interpret rules.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "compile/compile.hpp"
+
+namespace portcullis::kernel {
+
+// One named object inside the table block: `set ban4 { ... }`, `ct helper pptp { ... }`.
+struct TableObject {
+    std::string kind;  // "chain", "set", "map", "counter", "ct helper", "quota", "limit", ...
+    std::string name;
+    std::string_view body;       // text between the object's braces
+    std::size_t begin = 0;       // offset of the kind keyword in the scanned text
+    std::size_t end = 0;         // offset one past the closing brace
+};
+
+struct TableText {
+    std::string family;
+    std::string name;
+    std::vector<TableObject> objects;  // in text order
+
+    const TableObject* find(std::string_view kind, std::string_view name) const;
+};
+
+// Reads the first `table FAMILY NAME { ... }` block of `text`. The views point into `text`.
+Result<TableText> scan_table(std::string_view text);
+
+// What a set declaration says about its key and flags, normalised so that the compiler's text and
+// the kernel's listing compare equal when the kernel would accept one in place of the other.
+struct SetShape {
+    bool is_map = false;
+    std::string key;  // "type ipv4_addr . inet_service" or "typeof ip saddr"; whitespace collapsed
+    std::vector<std::string> flags;  // sorted; "timeout" added when a default timeout is declared
+    std::optional<std::string> default_timeout;  // "1h", as written
+    bool operator==(const SetShape&) const = default;
+};
+SetShape set_shape(const TableObject& set_or_map);
+
+// Removes `elements = { ... }` from the named sets (used when restoring a snapshot: the runtime
+// sets' current elements are kept, not replaced by the snapshot's older ones).
+std::string strip_set_elements(std::string_view text, const std::vector<std::string>& set_names);
+
+// The runtime set naming contract of compile.hpp: ban4, ban6, grant4_*, grant6_*.
+bool is_runtime_set_name(std::string_view name);
+
+// The manifest of a table text the compiler did not produce (a saved snapshot): its objects,
+// with sets named by the runtime contract listed as runtime sets.
+Result<compile::TableManifest> manifest_from_text(std::string_view table_text);
+
+}  // namespace portcullis::kernel

@@ -1,0 +1,172 @@
+#include "kernel/transaction.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include <fmt/core.h>
+
+namespace portcullis::kernel {
+namespace {
+
+std::string table_ref() { return fmt::format("{} {}", compile::kTableFamily, compile::kTableName); }
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+std::string describe(const SetShape& shape) {
+    std::string out = shape.key.empty() ? std::string("(no type)") : shape.key;
+    if (!shape.flags.empty()) {
+        out += "; flags ";
+        for (std::size_t i = 0; i < shape.flags.size(); ++i) out += (i ? "," : "") + shape.flags[i];
+    }
+    return out;
+}
+
+bool key_comparable(const SetShape& a, const SetShape& b) {
+    auto form = [](const SetShape& s) { return s.key.substr(0, s.key.find(' ')); };
+    return form(a) == form(b);
+}
+
+std::size_t count_lines(std::string_view text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+Result<Transaction> build_replace(const std::optional<std::string>& live, const compile::Compiled& next) {
+    auto next_table = scan_table(next.table_text);
+    if (!next_table) return fail("the compiled table text cannot be read: " + next_table.error().message);
+
+    const std::string ref = table_ref();
+    Transaction tx;
+    std::string& s = tx.script;
+    s += fmt::format("add table {}\n", ref);
+
+    if (live) {
+        auto live_table = scan_table(*live);
+        if (!live_table) return fail("the kernel's listing of the table cannot be read: " + live_table.error().message);
+
+        std::vector<std::string> set_deletes;
+        std::vector<std::string> object_deletes;
+        std::vector<std::string> chain_deletes;
+        for (const auto& object : live_table->objects) {
+            if (object.kind == "chain") {
+                s += fmt::format("flush chain {} {}\n", ref, object.name);
+                chain_deletes.push_back(fmt::format("delete chain {} {}\n", ref, object.name));
+                continue;
+            }
+            if (object.kind == "set" || object.kind == "map") {
+                bool runtime = object.kind == "set" &&
+                               (is_runtime_set_name(object.name) || contains(next.manifest.runtime_sets, object.name));
+                if (!runtime) {
+                    set_deletes.push_back(fmt::format("delete {} {} {}\n", object.kind, ref, object.name));
+                    continue;
+                }
+                const TableObject* wanted = next_table->find("set", object.name);
+                if (wanted == nullptr) {
+                    tx.kept_runtime_sets.push_back(object.name);
+                    tx.warnings.push_back(fmt::format(
+                        "runtime set {} is no longer used by the policy; it is kept with its elements "
+                        "(`portcullis flush` removes it)", object.name));
+                    continue;
+                }
+                SetShape have = set_shape(object);
+                SetShape want = set_shape(*wanted);
+                bool incompatible = have.flags != want.flags || (key_comparable(have, want) && have.key != want.key);
+                if (incompatible) {
+                    set_deletes.push_back(fmt::format("delete set {} {}\n", ref, object.name));
+                    tx.recreated_runtime_sets.push_back(object.name);
+                    tx.warnings.push_back(fmt::format(
+                        "runtime set {} changed incompatibly (kernel: {}; policy: {}): it is recreated "
+                        "and its current elements are dropped", object.name, describe(have), describe(want)));
+                    continue;
+                }
+                if (have.default_timeout != want.default_timeout) {
+                    tx.warnings.push_back(fmt::format(
+                        "runtime set {}: the kernel keeps its default timeout ({}) instead of the policy's "
+                        "({}) until the table is flushed; elements added with an explicit timeout are unaffected",
+                        object.name, have.default_timeout.value_or("none"), want.default_timeout.value_or("none")));
+                }
+                tx.kept_runtime_sets.push_back(object.name);
+                continue;
+            }
+            if (object.kind == "counter" && next_table->find("counter", object.name) != nullptr) {
+                continue;  // kept: `add counter` leaves the packet and byte values as they are
+            }
+            // ct helpers (re-adding keeps the old definition), counters no longer defined,
+            // quotas, limits and any other stateful object: removed, re-added by the new text.
+            object_deletes.push_back(fmt::format("delete {} {} {}\n", object.kind, ref, object.name));
+        }
+        // Maps may refer to chains (jump/goto verdicts) and objects; rules to everything. Rules
+        // went first (flush), then maps and sets, objects, and chains last.
+        for (const auto& line : set_deletes) s += line;
+        for (const auto& line : object_deletes) s += line;
+        for (const auto& line : chain_deletes) s += line;
+    }
+    tx.prelude_lines = count_lines(s);
+    s += next.table_text;
+    if (!s.empty() && s.back() != '\n') s += '\n';
+    return tx;
+}
+
+std::string build_delete() { return fmt::format("delete table {}\n", table_ref()); }
+
+std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines) {
+    static constexpr std::string_view kMarker = "<cmdline>:";
+    std::string out;
+    std::size_t at = 0;
+    while (true) {
+        std::size_t hit = nft_error.find(kMarker, at);
+        if (hit == std::string_view::npos) break;
+        out.append(nft_error.substr(at, hit - at));
+        std::size_t number_begin = hit + kMarker.size();
+        std::size_t number_end = number_begin;
+        while (number_end < nft_error.size() && nft_error[number_end] >= '0' && nft_error[number_end] <= '9')
+            ++number_end;
+        std::size_t line = 0;
+        auto parsed = std::from_chars(nft_error.data() + number_begin, nft_error.data() + number_end, line);
+        if (parsed.ec == std::errc() && number_end > number_begin && line > prelude_lines) {
+            out += fmt::format("table:{}", line - prelude_lines);
+        } else {
+            out.append(nft_error.substr(hit, number_end - hit));
+        }
+        at = number_end;
+    }
+    out.append(nft_error.substr(at));
+    return out;
+}
+
+Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, bool dry_run_only) {
+    auto live = nft.list_table_text(Detail::terse);
+    if (!live) return fail("cannot read the current table from the kernel: " + live.error().message);
+    auto tx = build_replace(*live, next);
+    if (!tx) return fail(tx.error().message);
+
+    ApplyOutcome outcome{std::move(*tx), live->has_value()};
+    auto explain = [&](const Error& error) {
+        std::string text = relocate_error(error.message, outcome.transaction.prelude_lines);
+        if (text.find("File exists") != std::string::npos)
+            text += "\nhint: an object of that name already exists in the kernel with a different definition";
+        return text;
+    };
+    auto checked = nft.run(outcome.transaction.script, RunMode::check);
+    if (!checked)
+        return fail("the kernel rejected the new table; nothing was changed.\n" + explain(checked.error()));
+    if (dry_run_only) return outcome;
+    auto committed = nft.run(outcome.transaction.script, RunMode::commit);
+    if (!committed)
+        return fail("the kernel refused the commit; nothing was changed.\n" + explain(committed.error()));
+    return outcome;
+}
+
+Result<bool> delete_table(Nftables& nft) {
+    auto live = nft.list_table_text(Detail::terse);
+    if (!live) return fail("cannot read the current table from the kernel: " + live.error().message);
+    if (!*live) return false;
+    auto deleted = nft.run(build_delete(), RunMode::commit);
+    if (!deleted) return fail("the kernel refused to delete the table: " + deleted.error().message);
+    return true;
+}
+
+}  // namespace portcullis::kernel

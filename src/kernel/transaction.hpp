@@ -1,0 +1,57 @@
+#pragma once
+// The one atomic nft script that replaces `table inet portcullis` with a newly compiled one while
+// the runtime sets (bans, grants) and their elements stay in place. Verified against nft 1.0.6 on
+// kernel 6.18 (see docs/cli.md "How apply replaces the table"):
+//   - `add set` of an existing set with the same type and flags is a no-op (elements kept); with a
+//     different type or flags the kernel refuses the whole transaction ("File exists");
+//   - `add counter` of an existing counter keeps its packet/byte values;
+//   - `add ct helper` of an existing helper silently keeps the OLD definition, so helpers are
+//     always deleted and re-added;
+//   - a chain can be deleted in the same transaction after it was flushed, and a set or object
+//     after the rules referring to it were flushed; verdict maps refer to chains, so maps go first.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "compile/compile.hpp"
+#include "kernel/nft_kernel.hpp"
+#include "kernel/table_text.hpp"
+
+namespace portcullis::kernel {
+
+struct Transaction {
+    std::string script;
+    // Lines before the new table text; nft's error locations past this are in the table text.
+    std::size_t prelude_lines = 0;
+    std::vector<std::string> kept_runtime_sets;       // elements survive
+    std::vector<std::string> recreated_runtime_sets;  // incompatible change: elements are lost
+    std::vector<std::string> warnings;                // what the admin should know, in plain words
+};
+
+// `live` is the kernel's current table as text (a terse `nft list table` is enough; nullopt when
+// the table is absent). Fails only when `live` or `next.table_text` cannot be read.
+Result<Transaction> build_replace(const std::optional<std::string>& live, const compile::Compiled& next);
+
+// Removes the whole table (flush): `delete table inet portcullis`.
+std::string build_delete();
+
+// nft reports script locations as "<cmdline>:LINE:COL..."; turn those that fall in the table
+// text into "table:LINE':COL..." relative to the compiled text (what `portcullis compile` prints),
+// so the admin can find the line.
+std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines);
+
+// Check with the kernel (dry run), then commit. Any failure leaves the kernel unchanged; the
+// error says which step failed and carries nft's message.
+struct ApplyOutcome {
+    Transaction transaction;
+    bool table_existed = false;
+};
+Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, bool dry_run_only = false);
+
+// Removes our table. Returns false when there was no table to remove.
+Result<bool> delete_table(Nftables& nft);
+
+}  // namespace portcullis::kernel
