@@ -62,7 +62,7 @@ Result<void> write_all(int fd, std::string_view data, const std::string& path) {
 
 bool ReplayCache::contains(const Sha256& digest, std::int64_t now) const {
     auto found = entries_.find(digest);
-    return found != entries_.end() && found->second > now;
+    return found != entries_.end() && found->second >= now;
 }
 
 bool ReplayCache::insert(const Sha256& digest, std::int64_t expires_at, std::int64_t now) {
@@ -78,7 +78,7 @@ bool ReplayCache::insert(const Sha256& digest, std::int64_t expires_at, std::int
 }
 
 std::size_t ReplayCache::expire(std::int64_t now) {
-    return std::erase_if(entries_, [now](const auto& entry) { return entry.second <= now; });
+    return std::erase_if(entries_, [now](const auto& entry) { return entry.second < now; });
 }
 
 std::string ReplayCache::to_json() const {
@@ -112,7 +112,7 @@ Result<void> ReplayCache::from_json(std::string_view text, std::int64_t now) {
         auto digest = from_hex(hex->get<std::string>());
         if (!digest) return fail(where + "\"sha256\" is not 64 lowercase hex digits");
         std::int64_t expiry = expires->get<std::int64_t>();
-        if (expiry <= now) continue;
+        if (expiry < now) continue;
         loaded[*digest] = std::max(loaded[*digest], expiry);
     }
     if (loaded.size() > capacity_)

@@ -22,14 +22,14 @@ public:
 
     static Sha256 digest_of(std::string_view wire) { return sha256(view_of(wire)); }
 
-    // True if the digest is remembered and not yet expired at `now` (Unix seconds).
+    // True if the digest is remembered and `now` (Unix seconds) is not past its expiry.
     bool contains(const Sha256& digest, std::int64_t now) const;
 
-    // Remembers the digest until `expires_at`. Drops expired entries first when full; returns
+    // Remembers the digest through `expires_at` (inclusive). Drops expired entries first when full; returns
     // false (remembering nothing) if it is still full.
     bool insert(const Sha256& digest, std::int64_t expires_at, std::int64_t now);
 
-    // Drops entries whose expiry is at or before `now`; returns how many.
+    // Drops entries whose expiry is before `now`; returns how many.
     std::size_t expire(std::int64_t now);
 
     std::size_t size() const { return entries_.size(); }

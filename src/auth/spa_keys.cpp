@@ -114,6 +114,8 @@ Result<KeyMaterial> parse_key_text(std::string_view text, std::optional<std::str
             value.remove_prefix(1);
         value = trim(value);
         if (value.empty()) return fail(where + name + " has no value");
+        if (value.find_first_of(" \t") != std::string_view::npos && name.find("KEY") != std::string::npos)
+            return fail(where + name + " contains whitespace (fwknop would use only the first word)");
 
         if (name == "KEY_BASE64" || name == "HMAC_KEY_BASE64") {
             auto decoded = decode_key_base64(value);
