@@ -222,3 +222,33 @@ TEST(PolicyLoad, MissingFileIsADiagnosticNotACrash) {
 
 }  // namespace
 }  // namespace portcullis::policy
+
+namespace portcullis::policy {
+namespace {
+
+// The size the apply benchmark uses (issue 2): 10,000 services and 10,000 allow CIDRs. Loading
+// must stay correct at that size (the overlap and redundancy checks are not quadratic).
+TEST(PolicyLoad, TenThousandServicesAndCidrs) {
+    std::string text(testing::kHostHeader);
+    for (int i = 0; i < 10000; ++i) {
+        text += "[[service]]\nname = \"s" + std::to_string(i) + "\"\nports = [\"udp/" + std::to_string(20000 + i) +
+                "\"]\nallow_from = [";
+        if (i == 0) {
+            for (int c = 0; c < 10000; ++c)
+                text += "\"10." + std::to_string(c / 256) + "." + std::to_string(c % 256) + ".0/24\", ";
+        }
+        text += "\"2001:db8:" + std::to_string(i % 9000 + 1000) + "::/48\"]\n";
+    }
+    auto result = testing::load(text);
+    ASSERT_TRUE(result.ok()) << testing::dump(result).substr(0, 2000);
+    EXPECT_EQ(result.policy->services.size(), 10000u);
+    EXPECT_EQ(result.policy->services[0].allow_from.size(), 10001u);
+    // One overlap added at the end is still found among 10,000 services.
+    text += "[[service]]\nname = \"late\"\nports = [\"udp/25000-25001\"]\nallow_from = [\"any\"]\n";
+    auto clash = testing::load(text);
+    EXPECT_FALSE(clash.ok());
+    EXPECT_EQ(testing::count(clash, Severity::error), 2u) << testing::dump(clash).substr(0, 2000);
+}
+
+}  // namespace
+}  // namespace portcullis::policy
