@@ -1,0 +1,115 @@
+#pragma once
+// The daemon's view of runtime state: grants (source → guarded service) and bans (prefix, with
+// escalation history). The kernel sets are the truth for what is enforced and they expire
+// elements themselves; this keeps just what the kernel cannot: who was granted when (to report
+// expiry), and each ban's history (offence count, last duration) for escalation and the state
+// file. Every change goes to the kernel through the SetBatcher; events are emitted only once the
+// kernel has accepted the change.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/net.hpp"
+#include "common/result.hpp"
+#include "daemon/events.hpp"
+#include "daemon/set_batcher.hpp"
+#include "daemon/state_file.hpp"
+#include "kernel/netlink_set_writer.hpp"
+
+namespace portcullis::daemon {
+
+struct PrefixHash {
+    std::size_t operator()(const Prefix& prefix) const noexcept;
+};
+
+// History is forgotten this long after a ban ended (detectors escalate only on recent repeats).
+inline constexpr std::int64_t kBanHistorySeconds = 30LL * 24 * 3600;
+
+struct RuntimeConfig {
+    std::set<std::string> guarded_services;  // services with grant4_/grant6_ sets
+    std::uint32_t default_grant_seconds = 3600;
+    std::uint32_t default_ban_seconds = 3600;
+};
+
+class RuntimeState {
+public:
+    using Clock = std::function<std::int64_t()>;  // unix seconds
+    // Called once per change with nullptr on success or the reason it failed.
+    using Done = std::function<void(const std::string* error)>;
+
+    RuntimeState(SetBatcher& batcher, EventLog& events, Clock clock);
+
+    void configure(RuntimeConfig config);
+    const RuntimeConfig& config() const { return config_; }
+
+    // Validation errors return immediately; kernel outcomes arrive through `done` on flush.
+    Result<void> add_grant(const Address& source, const std::string& service,
+                           std::optional<std::uint32_t> seconds, Done done = {});
+    Result<void> revoke_grant(const Address& source, const std::string& service, Done done = {});
+    Result<void> add_ban(const Prefix& prefix, std::optional<std::uint32_t> seconds,
+                         const std::string& reason, Done done = {});
+    Result<void> remove_ban(const Prefix& prefix, Done done = {});
+
+    // Start-up: take in what the kernel already holds and what the state file remembers.
+    // Kernel elements win (they are what is enforced); state bans the kernel lacks are re-added
+    // with the time they have left. Returns how many bans were re-added.
+    struct KernelView {
+        std::vector<kernel::ListedElement> bans;  // ban4 + ban6
+        std::map<std::string, std::vector<kernel::ListedElement>> grants;  // by service
+    };
+    std::size_t restore(const DaemonState& saved, const KernelView& kernel);
+
+    // Periodic: grants the kernel no longer holds have expired (emits grant_expired); bans past
+    // their time end (emits ban_removed reason "expired"); old history is pruned.
+    void reconcile_grants(const std::map<std::string, std::vector<kernel::ListedElement>>& kernel);
+    void expire_bans();
+
+    DaemonState export_state() const;
+    bool state_dirty() const { return dirty_; }
+    void mark_saved() { dirty_ = false; }
+
+    std::size_t active_grants() const { return grants_.size(); }
+    std::size_t active_bans() const;
+    std::size_t ban_records() const { return bans_.size(); }
+    nlohmann::json grants_json() const;
+    nlohmann::json bans_json() const;
+
+    static std::string set_for_ban(const Prefix& prefix);
+    static std::string set_for_grant(const Address& source, const std::string& service);
+
+private:
+    struct GrantEntry {
+        std::int64_t opened_at = 0;
+        std::int64_t expires_at = 0;
+    };
+    struct BanEntry {
+        std::int64_t banned_at = 0;
+        std::int64_t expires_at = 0;
+        std::uint32_t offences = 0;
+        std::uint32_t last_duration = 0;
+        std::uint16_t reason = 0;  // index into reasons_
+        bool live = false;         // in the kernel now (false: history only)
+    };
+    std::uint16_t intern_reason(const std::string& reason);
+    std::optional<std::string> kernel_error_text(const std::string& error, const Prefix& prefix) const;
+
+    SetBatcher& batcher_;
+    EventLog& events_;
+    Clock clock_;
+    RuntimeConfig config_;
+    std::map<std::pair<std::string, Address>, GrantEntry> grants_;
+    std::unordered_map<Prefix, BanEntry, PrefixHash> bans_;
+    std::vector<std::string> reasons_;
+    bool dirty_ = false;
+    std::int64_t next_expiry_check_ = 0;
+};
+
+}  // namespace portcullis::daemon
