@@ -340,7 +340,10 @@ private:
             if (!service.allow_any) {
                 for (auto family : {Family::ipv4, Family::ipv6}) {
                     auto sources = of_family(service.allow_from, family);
-                    if (!sources.empty())
+                    // One prefix is compared inline: no set object at all. Kernel set creation
+                    // grows superlinearly with the number of sets in a table (measured: 1,000
+                    // sets 0.03 s, 10,000 sets 2.5 s), so sets are kept for real lists.
+                    if (sources.size() > 1)
                         table_.sets.push_back(
                             address_set(allow_set(family, service.name), family, sources));
                 }
@@ -405,8 +408,12 @@ private:
                 const auto saddr = family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr;
                 ir::Rule rule;
                 if (!service.allow_any) {
-                    if (of_family(service.allow_from, family).empty()) continue;
-                    rule.matches.push_back(ir::SetLookup{{saddr}, allow_set(family, service.name)});
+                    auto sources = of_family(service.allow_from, family);
+                    if (sources.empty()) continue;
+                    if (sources.size() == 1)
+                        rule.matches.push_back(ir::Compare{saddr, {sources.front()}});
+                    else
+                        rule.matches.push_back(ir::SetLookup{{saddr}, allow_set(family, service.name)});
                 } else if (!guarded) {
                     if (family == Family::ipv6) continue;  // one family-agnostic rule covers both
                     chain.rules.push_back({{}, {count(accepted), accept()}, {}});
