@@ -17,6 +17,7 @@ std::vector<Exposure> plan_exposures(const policy::Policy& policy, const policy:
             // The pptp helper learns the call IDs from the control connection and expects exactly
             // that GRE flow (NATed to the server in gateway mode); raw GRE stays closed.
             exposure.delivery = Delivery::pptp_expectation;
+            if (forwarded) exposure.forward_address = service.forward_to->address;
         } else if (forwarded) {
             exposure.delivery = Delivery::forwarded;
             exposure.forward_address = service.forward_to->address;
