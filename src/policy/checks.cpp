@@ -124,6 +124,11 @@ void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, con
                                   "(drop \":" + std::to_string(*target.port) + "\" or split the service)");
         }
     }
+    if (std::find(policy.wan_addresses.begin(), policy.wan_addresses.end(), target.address) !=
+        policy.wan_addresses.end())
+        diagnostics.error(notes.forward_to, label + ": forward_to " + quoted(shown) +
+                                                " is one of the gateway's own wan_address entries; expected the "
+                                                "address of the VPN server on the LAN");
     const Family family = target.address.family;
     const Family other = family == Family::ipv4 ? Family::ipv6 : Family::ipv4;
     if (!policy.wan_addresses.empty() &&

@@ -653,6 +653,24 @@ allow_from = ["2001:db8:5::/48"]
     EXPECT_ERROR_AT(result, "forward_to \"[2001:db8::10]:51820\" is IPv6 but wan_address has no IPv6 address", 12, 14);
 }
 
+TEST(PolicyDiagnostics, ForwardToTheGatewaysOwnWanAddress) {
+    auto result = load(R"([firewall]
+mode = "gateway"
+wan = "eth0"
+lan = "eth1"
+wan_address = "203.0.113.1"
+[management]
+sources = ["203.0.113.10"]
+ports = ["tcp/22"]
+[[service]]
+name = "wg"
+preset = "wireguard"
+forward_to = "203.0.113.1"
+allow_from = ["any"]
+)");
+    EXPECT_ERROR_AT(result, "is one of the gateway's own wan_address entries", 12, 14);
+}
+
 TEST(PolicyDiagnostics, AllowFromEntryOfOtherFamilyWarns) {
     auto result = gateway(
         "[[service]]\nname = \"a\"\npreset = \"wireguard\"\nforward_to = \"192.0.2.10\"\nallow_from = "
