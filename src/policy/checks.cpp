@@ -9,7 +9,7 @@
 namespace portcullis::policy::detail {
 namespace {
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 std::string family_name(Family family) { return family == Family::ipv4 ? "IPv4" : "IPv6"; }
 
@@ -93,7 +93,7 @@ bool covers(const PortSpec& spec, IpProtocol protocol, std::uint16_t port) {
 }
 
 std::string label_of(const Service& service, std::size_t index) {
-    return service.name.empty() ? "service #" + std::to_string(index + 1) : "service " + quoted(service.name);
+    return service.name.empty() ? "service #" + std::to_string(index + 1) : "service " + in_quotes(service.name);
 }
 
 void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, const Service& service,
@@ -103,13 +103,13 @@ void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, con
     const std::string shown = format_forward_target(target);
     if (policy.mode == Mode::host) {
         diagnostics.error(notes.forward_to,
-                          label + ": forward_to " + quoted(shown) +
+                          label + ": forward_to " + in_quotes(shown) +
                               " only works in gateway mode; in host mode the service runs on this machine "
                               "(remove forward_to, or set mode = \"gateway\")");
         return;
     }
     if (!policy.lan_interface && policy_notes.lan.line == 0)
-        diagnostics.error(notes.forward_to, label + ": forward_to " + quoted(shown) +
+        diagnostics.error(notes.forward_to, label + ": forward_to " + in_quotes(shown) +
                                                 " needs the LAN interface, but [firewall] has no lan; expected "
                                                 "lan = \"eth1\" (the interface facing the VPN server)");
     if (target.port) {
@@ -119,14 +119,14 @@ void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, con
             std::string list;
             for (const auto& spec : service.ports) list += (list.empty() ? "" : ", ") + format_port_spec(spec);
             diagnostics.error(notes.forward_to,
-                              label + ": forward_to " + quoted(shown) + " changes the port, but the service exposes " +
+                              label + ": forward_to " + in_quotes(shown) + " changes the port, but the service exposes " +
                                   list + "; a port can only be remapped for a service with exactly one port "
                                   "(drop \":" + std::to_string(*target.port) + "\" or split the service)");
         }
     }
     if (std::find(policy.wan_addresses.begin(), policy.wan_addresses.end(), target.address) !=
         policy.wan_addresses.end())
-        diagnostics.error(notes.forward_to, label + ": forward_to " + quoted(shown) +
+        diagnostics.error(notes.forward_to, label + ": forward_to " + in_quotes(shown) +
                                                 " is one of the gateway's own wan_address entries; expected the "
                                                 "address of the VPN server on the LAN");
     const Family family = target.address.family;
@@ -134,7 +134,7 @@ void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, con
     if (!policy.wan_addresses.empty() &&
         std::none_of(policy.wan_addresses.begin(), policy.wan_addresses.end(),
                      [&](const Address& a) { return a.family == family; }))
-        diagnostics.error(notes.forward_to, label + ": forward_to " + quoted(shown) + " is " + family_name(family) +
+        diagnostics.error(notes.forward_to, label + ": forward_to " + in_quotes(shown) + " is " + family_name(family) +
                                                 " but wan_address has no " + family_name(family) +
                                                 " address, so no packet could be forwarded; expected a " +
                                                 family_name(family) + " wan_address or target");
@@ -158,7 +158,7 @@ void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, con
     }
     if (matching == 0 && !service.allow_from.empty())
         diagnostics.error(notes.allow_from, label + ": every allow_from entry is " + family_name(other) +
-                                                " but forward_to " + quoted(shown) + " is " + family_name(family) +
+                                                " but forward_to " + in_quotes(shown) + " is " + family_name(family) +
                                                 "; nobody could reach the service (expected " + family_name(family) +
                                                 " sources or a " + family_name(other) + " target)");
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -43,12 +44,12 @@ constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
 constexpr std::array<std::string_view, 7> kServiceKeys{"name",       "preset", "ports", "forward_to",
                                                        "allow_from", "guard",  "trusted"};
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 // What a TOML value is, for "found X" in messages.
 std::string describe(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::string: return "string " + quoted(node.as_string()->get());
+        case toml::node_type::string: return "string " + in_quotes(node.as_string()->get());
         case toml::node_type::integer: return "integer " + std::to_string(node.as_integer()->get());
         case toml::node_type::floating_point: {
             std::ostringstream out;
@@ -69,7 +70,7 @@ std::string join_quoted(std::span<const std::string_view> words, std::string_vie
     std::string out;
     for (std::size_t i = 0; i < words.size(); ++i) {
         if (i > 0) out += (i + 1 == words.size()) ? std::string(last_joiner) : std::string(", ");
-        out += quoted(words[i]);
+        out += in_quotes(words[i]);
     }
     return out;
 }
@@ -118,15 +119,15 @@ private:
             std::string_view name = key.str();
             if (std::find(known.begin(), known.end(), name) != known.end()) continue;
             std::string where = section.empty() ? std::string("at the top level") : "in " + std::string(section);
-            std::string message = "unknown key " + quoted(name) + " " + where;
+            std::string message = "unknown key " + in_quotes(name) + " " + where;
             auto suggestion = closest_match(name, known);
             if (suggestion) {
                 bool top = section.empty();
                 std::string shown = top ? (*suggestion == "service" ? "[[service]]" : "[" + *suggestion + "]")
                                         : *suggestion;
-                message += "; did you mean " + (top ? shown : quoted(shown)) + "?";
+                message += "; did you mean " + (top ? shown : in_quotes(shown)) + "?";
             } else if (auto home = home_of(name); !home.empty() && home != section) {
-                message += "; " + quoted(name) + " belongs in " + std::string(home);
+                message += "; " + in_quotes(name) + " belongs in " + std::string(home);
             } else {
                 message += " (expected one of " + join_quoted(known) + ")";
             }
@@ -139,7 +140,7 @@ private:
         const toml::node* node = root.get(name);
         if (!node) return nullptr;
         if (const auto* table = node->as_table()) return table;
-        diag_.error(at(*node), quoted(name) + " is " + describe(*node) + "; expected a table, written [" +
+        diag_.error(at(*node), in_quotes(name) + " is " + describe(*node) + "; expected a table, written [" +
                                    std::string(name) + "]");
         return nullptr;
     }
@@ -230,8 +231,8 @@ private:
         if (!value) return std::nullopt;
         if (std::find(choices.begin(), choices.end(), value->text) != choices.end()) return value->text;
         std::string message =
-            std::string(key) + " is " + quoted(value->text) + "; expected " + join_quoted(choices);
-        if (auto suggestion = closest_match(value->text, choices)) message += " (did you mean " + quoted(*suggestion) + "?)";
+            std::string(key) + " is " + in_quotes(value->text) + "; expected " + join_quoted(choices);
+        if (auto suggestion = closest_match(value->text, choices)) message += " (did you mean " + in_quotes(*suggestion) + "?)";
         diag_.error(value->where, message);
         return std::nullopt;
     }
@@ -275,7 +276,7 @@ private:
             }
             if (std::find(policy_.wan_interfaces.begin(), policy_.wan_interfaces.end(), *name) !=
                 policy_.wan_interfaces.end()) {
-                diag_.warning(entry.where, "wan lists " + quoted(*name) + " twice; the repeat is ignored");
+                diag_.warning(entry.where, "wan lists " + in_quotes(*name) + " twice; the repeat is ignored");
                 continue;
             }
             policy_.wan_interfaces.push_back(*name);
@@ -288,7 +289,7 @@ private:
                 diag_.error(lan->where, "lan: " + name.error().message);
             } else if (std::find(policy_.wan_interfaces.begin(), policy_.wan_interfaces.end(), *name) !=
                        policy_.wan_interfaces.end()) {
-                diag_.error(lan->where, "lan " + quoted(*name) +
+                diag_.error(lan->where, "lan " + in_quotes(*name) +
                                             " is also a wan interface; expected the interface facing the VPN "
                                             "server, different from every wan interface");
             } else {
@@ -528,13 +529,13 @@ private:
             if (!checked) {
                 diag_.error(name->where, checked.error().message);
             } else if (auto seen = names.find(*checked); seen != names.end()) {
-                diag_.error(name->where, "duplicate service name " + quoted(*checked) + " (first used at line " +
+                diag_.error(name->where, "duplicate service name " + in_quotes(*checked) + " (first used at line " +
                                              std::to_string(seen->second.line) + "); expected unique names");
             } else {
                 names.emplace(*checked, name->where);
             }
             service.name = name->text;
-            label = "service " + quoted(name->text);
+            label = "service " + in_quotes(name->text);
         }
 
         const Preset* preset = nullptr;
@@ -543,10 +544,10 @@ private:
             preset = find_preset(preset_name->text);
             if (!preset) {
                 auto names_list = preset_names();
-                std::string message = "unknown preset " + quoted(preset_name->text) + "; expected one of " +
+                std::string message = "unknown preset " + in_quotes(preset_name->text) + "; expected one of " +
                                       join_quoted(names_list);
                 if (auto suggestion = closest_match(preset_name->text, names_list))
-                    message += " (did you mean " + quoted(*suggestion) + "?)";
+                    message += " (did you mean " + in_quotes(*suggestion) + "?)";
                 diag_.error(preset_name->where, message);
             } else {
                 service.preset = std::string(preset->name);
@@ -571,7 +572,7 @@ private:
             if (spec && std::find(service.ports.begin(), service.ports.begin() + static_cast<std::ptrdiff_t>(from_preset),
                                   *spec) != service.ports.begin() + static_cast<std::ptrdiff_t>(from_preset)) {
                 diag_.warning(entry.where, label + ": " + format_port_spec(*spec) + " is already part of preset " +
-                                               quoted(service.preset.value_or("")) + "; the repeat is ignored");
+                                               in_quotes(service.preset.value_or("")) + "; the repeat is ignored");
                 continue;
             }
             extra.push_back(entry);
@@ -615,7 +616,7 @@ private:
         static constexpr std::array<std::string_view, 2> kGuards{"none", "grant"};
         if (const toml::node* guard = table.get("guard");
             guard && guard->is_string() && (guard->as_string()->get() == "knock" || guard->as_string()->get() == "spa")) {
-            diag_.error(at(*guard), "guard " + quoted(guard->as_string()->get()) +
+            diag_.error(at(*guard), "guard " + in_quotes(guard->as_string()->get()) +
                                         " is not available yet; expected \"none\" or \"grant\"");
         } else if (auto value = choice(table, "guard", kGuards)) {
             service.guard = *value == "grant" ? Guard::grant : Guard::none;
@@ -703,6 +704,12 @@ LoadResult load_string(std::string_view toml_text, const std::string& source_nam
 }
 
 LoadResult load_file(const std::string& path) {
+    std::error_code ignored;
+    if (std::filesystem::is_directory(path, ignored)) {
+        LoadResult result;
+        result.diagnostics.push_back({Severity::error, {path, 0, 0}, "is a directory; expected a policy file"});
+        return result;
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         LoadResult result;

@@ -7,7 +7,7 @@
 namespace portcullis::policy {
 namespace {
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 std::string lowercase(std::string_view text) {
     std::string out(text);
@@ -25,10 +25,10 @@ bool parse_unsigned(std::string_view text, std::uint64_t& value) {
 Result<std::uint16_t> parse_port_number(std::string_view text, std::string_view whole) {
     std::uint64_t value = 0;
     if (!parse_unsigned(text, value))
-        return fail("port " + quoted(text) + " in " + quoted(whole) +
+        return fail("port " + in_quotes(text) + " in " + in_quotes(whole) +
                     " is not a number (expected 1-65535)");
     if (value < 1 || value > 65535)
-        return fail("port " + std::string(text) + " in " + quoted(whole) +
+        return fail("port " + std::string(text) + " in " + in_quotes(whole) +
                     " is out of range (expected 1-65535)");
     return static_cast<std::uint16_t>(value);
 }
@@ -57,17 +57,17 @@ Result<PortSpec> parse_port_spec(std::string_view text) {
                         : protocol == "gre" ? IpProtocol::gre
                                             : IpProtocol::ah;
         if (slash != std::string_view::npos)
-            return fail(quoted(text) + ": " + protocol + " is an IP protocol without ports (write just " +
-                        quoted(protocol) + ")");
+            return fail(in_quotes(text) + ": " + protocol + " is an IP protocol without ports (write just " +
+                        in_quotes(protocol) + ")");
         return spec;
     }
     if (protocol != "tcp" && protocol != "udp") {
         if (protocol.empty()) return fail("empty port string" + expected);
-        return fail("unknown protocol " + quoted(protocol) + " in " + quoted(text) + expected);
+        return fail("unknown protocol " + in_quotes(protocol) + " in " + in_quotes(text) + expected);
     }
     spec.protocol = protocol == "tcp" ? IpProtocol::tcp : IpProtocol::udp;
     if (slash == std::string_view::npos || slash + 1 == text.size())
-        return fail(quoted(text) + " names no port (expected " + protocol + "/N or " + protocol +
+        return fail(in_quotes(text) + " names no port (expected " + protocol + "/N or " + protocol +
                     "/N-M)");
     auto range = text.substr(slash + 1);
     auto dash = range.find('-');
@@ -79,7 +79,7 @@ Result<PortSpec> parse_port_spec(std::string_view text) {
         if (!parsed_last) return tl::unexpected(parsed_last.error());
         last = *parsed_last;
         if (last < *first)
-            return fail("reversed port range " + quoted(text) + " (expected N-M with N <= M; did you mean " +
+            return fail("reversed port range " + in_quotes(text) + " (expected N-M with N <= M; did you mean " +
                         protocol + "/" + std::to_string(last) + "-" + std::to_string(*first) + "?)");
     }
     spec.ports = PortRange{*first, last};
@@ -125,10 +125,10 @@ Result<std::uint32_t> parse_duration(std::string_view text) {
         while (digits_end < text.size() && std::isdigit(static_cast<unsigned char>(text[digits_end])))
             ++digits_end;
         if (digits_end == at || digits_end == text.size())
-            return fail("bad duration " + quoted(text) + expected);
+            return fail("bad duration " + in_quotes(text) + expected);
         std::uint64_t amount = 0;
         if (!parse_unsigned(text.substr(at, digits_end - at), amount) || amount > kMaxDurationSeconds)
-            return fail("duration " + quoted(text) + " is longer than the maximum of 365d");
+            return fail("duration " + in_quotes(text) + " is longer than the maximum of 365d");
         std::uint64_t unit = 0;
         switch (text[digits_end]) {
             case 's': unit = 1; break;
@@ -137,11 +137,11 @@ Result<std::uint32_t> parse_duration(std::string_view text) {
             case 'd': unit = 86400; break;
             default:
                 return fail("unknown unit '" + std::string(1, text[digits_end]) + "' in duration " +
-                            quoted(text) + expected);
+                            in_quotes(text) + expected);
         }
         total += amount * unit;
         if (total > kMaxDurationSeconds)
-            return fail("duration " + quoted(text) + " is longer than the maximum of 365d");
+            return fail("duration " + in_quotes(text) + " is longer than the maximum of 365d");
         at = digits_end + 1;
     }
     return check_duration_seconds(static_cast<std::int64_t>(total));
@@ -152,21 +152,21 @@ Result<std::string> check_service_name(std::string_view name) {
         " (expected 1-32 characters of a-z, 0-9, '_' and '-', starting with a letter or digit)";
     if (name.empty()) return fail("empty service name" + expected);
     if (name.size() > 32)
-        return fail("service name " + quoted(name) + " is " + std::to_string(name.size()) +
+        return fail("service name " + in_quotes(name) + " is " + std::to_string(name.size()) +
                     " characters long" + expected);
     auto allowed = [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     };
     if (name.front() == '_' || name.front() == '-')
-        return fail("service name " + quoted(name) + " starts with '" + std::string(1, name.front()) +
+        return fail("service name " + in_quotes(name) + " starts with '" + std::string(1, name.front()) +
                     "'" + expected);
     for (char c : name) {
         if (allowed(c)) continue;
         std::string lower = lowercase(name);
         if (std::all_of(lower.begin(), lower.end(), allowed))
-            return fail("service name " + quoted(name) + " has upper-case letters" + expected +
-                        "; did you mean " + quoted(lower) + "?");
-        return fail("service name " + quoted(name) + " contains '" + std::string(1, c) + "'" + expected);
+            return fail("service name " + in_quotes(name) + " has upper-case letters" + expected +
+                        "; did you mean " + in_quotes(lower) + "?");
+        return fail("service name " + in_quotes(name) + " contains '" + std::string(1, c) + "'" + expected);
     }
     return std::string(name);
 }
@@ -175,13 +175,13 @@ Result<std::string> check_interface_name(std::string_view name) {
     const std::string expected = " (expected a Linux interface name: 1-15 characters, no spaces, '/' or ':')";
     if (name.empty()) return fail("empty interface name" + expected);
     if (name.size() > 15)
-        return fail("interface name " + quoted(name) + " is " + std::to_string(name.size()) +
+        return fail("interface name " + in_quotes(name) + " is " + std::to_string(name.size()) +
                     " characters long" + expected);
-    if (name == "." || name == "..") return fail("interface name " + quoted(name) + " is not allowed" + expected);
+    if (name == "." || name == "..") return fail("interface name " + in_quotes(name) + " is not allowed" + expected);
     for (char c : name) {
         if (c == '/' || c == ':' || c == '"' || c == '\\' || std::isspace(static_cast<unsigned char>(c)) ||
             !std::isprint(static_cast<unsigned char>(c)))
-            return fail("interface name " + quoted(name) + " contains a forbidden character" + expected);
+            return fail("interface name " + in_quotes(name) + " contains a forbidden character" + expected);
     }
     return std::string(name);
 }
@@ -195,17 +195,17 @@ Result<ForwardTarget> parse_forward_target(std::string_view text) {
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');
         if (close == std::string_view::npos)
-            return fail("forward target " + quoted(text) + " has no closing ']'" + expected);
+            return fail("forward target " + in_quotes(text) + " has no closing ']'" + expected);
         address_text = text.substr(1, close - 1);
         auto rest = text.substr(close + 1);
         if (!rest.empty()) {
             if (rest.front() != ':')
-                return fail("forward target " + quoted(text) + " has text after ']' that is not :port" + expected);
+                return fail("forward target " + in_quotes(text) + " has text after ']' that is not :port" + expected);
             port_text = rest.substr(1);
             has_port = true;
         }
         if (address_text.find(':') == std::string_view::npos)
-            return fail("forward target " + quoted(text) +
+            return fail("forward target " + in_quotes(text) +
                         ": brackets are only for IPv6 addresses (write 192.0.2.10:8443)");
     } else if (std::count(text.begin(), text.end(), ':') == 1) {
         auto colon = text.find(':');
@@ -214,9 +214,9 @@ Result<ForwardTarget> parse_forward_target(std::string_view text) {
         has_port = true;
     }
     if (address_text.find('/') != std::string_view::npos)
-        return fail("forward target " + quoted(text) + " is a prefix; expected a single address" + expected);
+        return fail("forward target " + in_quotes(text) + " is a prefix; expected a single address" + expected);
     auto address = Address::parse(address_text);
-    if (!address) return fail("forward target " + quoted(text) + ": " + address.error().message + expected);
+    if (!address) return fail("forward target " + in_quotes(text) + ": " + address.error().message + expected);
 
     const auto& b = address->bytes;
     bool unspecified = std::all_of(b.begin(), b.begin() + (address->family == Family::ipv4 ? 4 : 16),
@@ -227,7 +227,7 @@ Result<ForwardTarget> parse_forward_target(std::string_view text) {
     bool multicast = address->family == Family::ipv4 ? (b[0] >= 224 && b[0] <= 239) : b[0] == 0xff;
     bool broadcast = address->family == Family::ipv4 && b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255;
     if (unspecified || loopback || multicast || broadcast)
-        return fail("forward target " + quoted(text) + " is " +
+        return fail("forward target " + in_quotes(text) + " is " +
                     (unspecified ? "the unspecified address"
                      : loopback  ? "a loopback address"
                      : multicast ? "a multicast address"
@@ -238,7 +238,7 @@ Result<ForwardTarget> parse_forward_target(std::string_view text) {
     if (has_port) {
         std::uint64_t port = 0;
         if (!parse_unsigned(port_text, port) || port < 1 || port > 65535)
-            return fail("forward target " + quoted(text) + " has a bad port " + quoted(port_text) +
+            return fail("forward target " + in_quotes(text) + " has a bad port " + in_quotes(port_text) +
                         " (expected 1-65535)");
         target.port = static_cast<std::uint16_t>(port);
     }

@@ -254,6 +254,41 @@ TEST(PolicyDiagnostics, NoServicesWarns) {
     EXPECT_WARNING_AT(result, "the policy has no [[service]]", 1, 1);
 }
 
+TEST(PolicyDiagnostics, ManagementSourceWithHostBits) {
+    auto result = load("[firewall]\nmode = \"host\"\nwan = \"eth0\"\n[management]\nsources = [\"203.0.113.10/24\"]\nports = "
+                       "[\"tcp/22\"]\n");
+    EXPECT_ERROR_AT(result, "sources: '203.0.113.10/24' has host bits set (did you mean 203.0.113.0/24?)", 5, 12);
+}
+
+TEST(PolicyDiagnostics, ManagementRepeatedPortIsAWarning) {
+    auto result = load("[firewall]\nmode = \"host\"\nwan = \"eth0\"\n[management]\nsources = [\"203.0.113.10\"]\nports = "
+                       "[\"tcp/22\", \"tcp/22\"]\n");
+    EXPECT_WARNING_AT(result, "management lists tcp/22 already; the repeat is ignored", 6, 20);
+}
+
+TEST(PolicyDiagnostics, ManagementPortsOverlapEachOther) {
+    auto result = load("[firewall]\nmode = \"host\"\nwan = \"eth0\"\n[management]\nsources = [\"203.0.113.10\"]\nports = "
+                       "[\"tcp/22\", \"tcp/20-30\"]\n");
+    EXPECT_ERROR_AT(result, "management lists tcp/20-30 and tcp/22 (line 6), which overlap", 6, 20);
+}
+
+TEST(PolicyDiagnostics, UnknownManagementKey) {
+    auto result = load("[firewall]\nmode = \"host\"\nwan = \"eth0\"\n[management]\nsource = [\"203.0.113.10\"]\n");
+    EXPECT_ERROR_AT(result, "unknown key \"source\" in [management]; did you mean \"sources\"?", 5, 1);
+}
+
+TEST(PolicyDiagnostics, WanListEntryOfWrongType) {
+    auto result = load("[firewall]\nmode = \"host\"\nwan = [\"eth0\", 1]\n");
+    EXPECT_ERROR_AT(result, "wan entry is integer 1; expected an interface name", 3, 16);
+}
+
+TEST(PolicyDiagnostics, DirectoryInsteadOfFile) {
+    auto result = load_file(PC_SOURCE_ROOT);
+    EXPECT_FALSE(result.ok());
+    ASSERT_EQ(result.diagnostics.size(), 1u);
+    EXPECT_THAT(result.diagnostics[0].message, ::testing::HasSubstr("is a directory; expected a policy file"));
+}
+
 // ---- ports -------------------------------------------------------------------------------------
 
 TEST(PolicyDiagnostics, PortUnknownProtocol) {
