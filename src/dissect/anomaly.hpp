@@ -29,7 +29,7 @@ namespace portcullis::dissect {
     /* GRE / ESP / NAT-T */                                                                  \
     X(gre_truncated) X(gre_bad_version) X(gre_bad_enhanced_header) X(gre_routing_truncated)  \
     X(gre_routing_too_long)                                                                  \
-    X(esp_truncated) X(esp_zero_spi) X(natt_empty)                                           \
+    X(esp_truncated) X(esp_zero_spi) X(natt_empty) X(ah_truncated)                           \
     /* IKE */                                                                                \
     X(ike_truncated) X(ike_bad_version) X(ike_bad_length) X(ike_length_exceeds_data)         \
     X(ike_payload_truncated) X(ike_payload_bad_length) X(ike_payload_chain_too_long)         \

@@ -89,8 +89,23 @@ private:
             return;
         }
         case ip::kProtoEsp: return esp(payload);
+        case ip::kProtoAh: return ah(payload, v6, partial);
         default: return;
         }
+    }
+
+    // AH (RFC 4302) authenticates but does not hide what follows: step over it once.
+    void ah(Bytes payload, bool v6, bool partial) {
+        auto next = read_u8(payload, 0);
+        auto units = read_u8(payload, 1);
+        auto spi = read_be32(payload, 4);
+        if (!next || !units || !spi) return note(Anomaly::ah_truncated);
+        std::size_t length = (std::size_t{*units} + 2) * 4;
+        if (length < 12 || length > payload.size()) return note(Anomaly::ah_truncated);
+        summary_.ah_spi = *spi;
+        summary_.protocol = *next;
+        if (*next == ip::kProtoAh) return;  // AH in AH: stop rather than recurse
+        transport(*next, payload.subspan(length), v6, partial);
     }
 
     void esp(Bytes payload) {
@@ -147,8 +162,12 @@ private:
             return;
         }
         // WireGuard runs on any port; its exact sizes and zero bytes make a strict match rare
-        // by accident, so recognise it silently (no anomaly when it does not match).
-        if (auto message = wireguard::Message::parse(payload)) summary_.vpn = *message;
+        // by accident, so recognise it silently (no anomaly when it does not match). Off its
+        // port, data messages must also show the usual 16-byte padding.
+        if (auto message = wireguard::Message::parse(payload)) {
+            if (message->type() != wireguard::Type::transport || payload.size() % 16 == 0)
+                summary_.vpn = *message;
+        }
     }
 
     void tcp(Bytes segment) {

@@ -70,6 +70,7 @@ struct PacketSummary {
     std::optional<udp::Datagram> udp;
     std::optional<icmp::Message> icmp;
     std::optional<QuotedPacket> quoted;  // ICMP errors
+    std::optional<std::uint32_t> ah_spi;  // an AH header was stepped over (protocol: what it carried)
 
     // VPN layer
     bool udp_encapsulated = false;  // IKE or ESP arrived inside UDP 4500 (NAT-T)
@@ -92,7 +93,7 @@ struct PacketSummary {
 // Walks link → IP → transport → VPN protocol. Never fails: what could not be parsed is recorded
 // as anomalies (and counted in `counters` when given). Port heuristics: UDP 500 → IKE,
 // UDP 4500 → NAT-T demux, UDP 1701 → L2TP, TCP 1723 → PPTP (first message), IP 47 → GRE,
-// IP 50 → ESP, UDP/TCP 1194 → OpenVPN, UDP 51820 → WireGuard; any other UDP payload that
+// IP 50 → ESP (IP 51 AH is stepped over), UDP/TCP 1194 → OpenVPN, UDP 51820 → WireGuard; any other UDP payload that
 // matches a WireGuard message exactly is recognised as WireGuard.
 PacketSummary dissect_packet(std::uint32_t link_type, Bytes frame,
                              AnomalyCounters* counters = nullptr);

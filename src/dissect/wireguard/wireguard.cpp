@@ -36,9 +36,9 @@ Parsed<Message> Message::parse(Bytes data) {
         view.receiver_ = read_le32(data, 4);
         break;
     case Type::transport:
-        // header(16) + encrypted packet padded to 16 + tag(16)
-        if (data.size() < kTransportMinSize || (data.size() - 16) % 16 != 0)
-            return reject(Anomaly::wireguard_bad_length);
+        // header(16) + encrypted packet + tag(16). The packet is padded to a multiple of 16
+        // only while that stays under the MTU, so any size from 32 up is legal.
+        if (data.size() < kTransportMinSize) return reject(Anomaly::wireguard_bad_length);
         view.receiver_ = read_le32(data, 4);
         view.counter_ = read_le64(data, 8);
         break;

@@ -144,6 +144,7 @@ std::vector<Case> cases() {
     add(Anomaly::esp_truncated, raw_ipv4(50, {1, 2, 3, 4}), kRaw);
     add(Anomaly::esp_zero_spi, raw_ipv4(50, Buffer(16, 0)), kRaw);
     add(Anomaly::natt_empty, udp_to(4500, {}));
+    add(Anomaly::ah_truncated, raw_ipv4(51, {50, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}), kRaw);
     // IKE
     add(Anomaly::ike_truncated, udp_to(500, Buffer(20, 1)));
     {

@@ -67,6 +67,21 @@ TEST(DissectPacket, RawEspAndGreAndIpv6) {
     EXPECT_EQ(c.first_anomaly(), Anomaly::none);
 }
 
+TEST(DissectPacket, AhIsSteppedOver) {
+    // AH: next header ESP, length 4 (= 24 bytes), SPI 0x101, sequence 1, 12-byte ICV.
+    Buffer ah = {50, 4, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1};
+    put(ah, repeat(0x1c, 12));
+    Ipv4Options options;
+    options.protocol = 51;
+    Frame frame(PacketBuilder().ipv4("192.0.2.1", "198.51.100.2", options).raw(ah).esp(0x202, 3));
+    auto summary = dissect_packet(kRaw, frame.bytes());
+    EXPECT_EQ(summary.first_anomaly(), Anomaly::none);
+    EXPECT_EQ(summary.ah_spi, 0x101u);
+    EXPECT_EQ(summary.protocol, 50);
+    ASSERT_TRUE(summary.esp());
+    EXPECT_EQ(summary.esp()->spi(), 0x202u);
+}
+
 TEST(DissectPacket, L2tpPptpOpenVpnWireGuard) {
     Frame l2tp(PacketBuilder().ethernet().ipv4("192.0.2.1", "198.51.100.2").udp(1701, 1701)
                    .l2tp(L2tpBuilder::control(0).message_type(1)));
