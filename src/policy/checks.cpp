@@ -41,6 +41,10 @@ void check_overlaps(std::vector<Claim> claims, Diagnostics& diagnostics) {
         if (low(a) != low(b)) return low(a) < low(b);
         return before(a.spec.where, b.spec.where);
     });
+    // One sweeping range (tcp/1-65535) can collide with thousands of services; past this many the
+    // admin learns nothing new from each further line.
+    constexpr std::size_t kMaxReported = 100;
+    std::size_t found = 0;
     for (std::size_t i = 0; i < claims.size(); ++i) {
         for (std::size_t j = i + 1; j < claims.size(); ++j) {
             const Claim& a = claims[i];
@@ -60,9 +64,13 @@ void check_overlaps(std::vector<Claim> claims, Diagnostics& diagnostics) {
                           std::to_string(earlier.spec.where.line) +
                           "; each protocol/port can belong to one service only (management ports included)";
             }
-            diagnostics.error(later.spec.where, message);
+            if (++found <= kMaxReported) diagnostics.error(later.spec.where, message);
         }
     }
+    if (found > kMaxReported)
+        diagnostics.error(diagnostics.nowhere(), std::to_string(found - kMaxReported) +
+                                                     " more overlapping protocol/port claims not shown (" +
+                                                     std::to_string(found) + " in all)");
 }
 
 struct AdminPort {

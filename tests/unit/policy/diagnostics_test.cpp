@@ -424,6 +424,16 @@ allow_from = ["any"]
     EXPECT_ERROR_AT(result, "service \"raw\" claims udp/1701, which service \"l2tp\" (udp/1701 inside IPsec", 13, 10);
 }
 
+TEST(PolicyDiagnostics, FloodOfOverlapsIsSummarised) {
+    std::string text = "[[service]]\nname = \"all\"\nports = [\"udp/1-65535\"]\nallow_from = [\"any\"]\n";
+    for (int i = 0; i < 150; ++i)
+        text += "[[service]]\nname = \"s" + std::to_string(i) + "\"\nports = [\"udp/" + std::to_string(1000 + i) +
+                "\"]\nallow_from = [\"any\"]\n";
+    auto result = host(text);
+    EXPECT_EQ(count(result, Severity::error), 101u);
+    EXPECT_ERROR_AT(result, "50 more overlapping protocol/port claims not shown (150 in all)", 0, 0);
+}
+
 // ---- services ----------------------------------------------------------------------------------
 
 TEST(PolicyDiagnostics, ServiceWrittenAsTable) {
