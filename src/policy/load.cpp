@@ -377,11 +377,10 @@ private:
             spec->where = entry.where;
             auto same = std::find(out.begin(), out.end(), *spec);
             if (same != out.end()) {
-                std::string origin = same->where.line == 0 || same->where.line == entry.where.line
+                std::string origin = same->where.line == entry.where.line
                                          ? std::string("already")
                                          : "already at line " + std::to_string(same->where.line);
                 diag_.warning(entry.where, std::string(owner) + " lists " + format_port_spec(*spec) + " " + origin +
-                                               (same->where.line == 0 ? " (from its preset)" : "") +
                                                "; the repeat is ignored");
                 continue;
             }
