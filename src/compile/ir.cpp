@@ -107,6 +107,13 @@ std::string render_compare_value(Field field, const Value& value) {
     return render(value, field_type(field));
 }
 
+std::string render_limit(const LimitRate& m) {
+    std::string out =
+        fmt::format("limit rate {}{}/second", m.over ? "over " : "", m.rate_per_second);
+    if (m.burst_packets) out += fmt::format(" burst {} packets", m.burst_packets);
+    return out;
+}
+
 std::string render_element(const Set& set, const Element& element) {
     std::vector<std::string> parts;
     for (std::size_t i = 0; i < element.key.size(); ++i) {
@@ -273,11 +280,24 @@ std::string render(const Match& match) {
                 return std::string(m.exists ? "meta secpath exists" : "meta secpath missing");
             },
             [](const LimitRef& m) { return "limit name " + quoted(m.name); },
-            [](const LimitRate& m) {
-                std::string out = fmt::format("limit rate {}{}/second", m.over ? "over " : "",
-                                              m.rate_per_second);
-                if (m.burst_packets) out += fmt::format(" burst {} packets", m.burst_packets);
-                return out;
+            [](const LimitRate& m) { return render_limit(m); },
+            [](const Payload& m) {
+                const char* base = m.base == Payload::Base::network     ? "@nh"
+                                   : m.base == Payload::Base::transport ? "@th"
+                                                                        : "@ih";
+                std::string out = fmt::format("{},{},{}", base, m.offset_bits, m.length_bits);
+                if (m.mask) out += fmt::format(" & 0x{:x}", *m.mask);
+                out += m.negate ? " != " : m.mask ? " == " : " ";
+                std::vector<std::string> parts;
+                for (auto v : m.values) parts.push_back(fmt::format("0x{:x}", v));
+                return out + (parts.size() == 1 ? parts[0] : "{ " + join(parts, ", ") + " }");
+            },
+            [](const SetUpdate& m) {
+                std::string out = std::string(m.op == SetUpdate::Op::add ? "add" : "update") + " @" +
+                                  m.set + " { " + render_key(m.key);
+                if (m.timeout_seconds) out += " timeout " + render_duration(*m.timeout_seconds);
+                if (m.limit) out += " " + render_limit(*m.limit);
+                return out + " }";
             },
         },
         match);

@@ -149,7 +149,32 @@ struct LimitRate {
     bool over = false;
 };
 
-using Match = std::variant<SetLookup, Compare, CtState, CtStatusDnat, Secpath, LimitRef, LimitRate>;
+// Raw header bits (`@th,64,8 0x22`, optionally masked): protocol conformance checks (issue 5)
+// on fields nft has no name for. Offsets in bits from the start of the chosen header; at most 32.
+struct Payload {
+    enum class Base : std::uint8_t { network, transport, inner };  // @nh, @th, @ih
+    Base base = Base::transport;
+    std::uint16_t offset_bits = 0;
+    std::uint8_t length_bits = 8;
+    std::optional<std::uint32_t> mask;  // compare (bits & mask)
+    std::vector<std::uint32_t> values;  // holds when equal to any
+    bool negate = false;
+};
+// `add|update @set { key [timeout T] [limit rate [over] N/second] }`: writes the packet's key into
+// a dynamic set from the packet path (knock stages, per-source rate limits; issues 4 and 5). Without
+// a limit it always holds; with one it holds only while that element's own limiter says so, which
+// is how per-source flood limits are expressed.
+struct SetUpdate {
+    enum class Op : std::uint8_t { add, update };
+    Op op = Op::add;
+    std::string set;
+    std::vector<Field> key;
+    std::optional<std::uint32_t> timeout_seconds;
+    std::optional<LimitRate> limit;
+};
+
+using Match =
+    std::variant<SetLookup, Compare, CtState, CtStatusDnat, Secpath, LimitRef, LimitRate, Payload, SetUpdate>;
 
 // ---------------------------------------------------------------------------------------------
 // Statements, executed in order.
