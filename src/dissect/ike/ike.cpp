@@ -350,6 +350,9 @@ constexpr KnownVendor kKnownVendors[] = {
     {VendorKind::nat_t_draft, "cd60464335df21f87cfdb2fc68b6a448"},  // -02
     {VendorKind::nat_t_draft, "90cb80913ebb696e086381b5ec427b1f"},  // -02\n
     {VendorKind::nat_t_draft, "7d9419a65310ca6f2c179d9215529d56"},  // -03
+    {VendorKind::nat_t_draft, "439b59f8ba676c4c7737ae22eab8f582"},  // -07
+    {VendorKind::nat_t_draft, "27bab5dc01ea0760ea4e3190ac27c0d0"},  // draft-stenberg-01
+    {VendorKind::nat_t_draft, "6105c422e76847e43f9684801292aecd"},  // draft-stenberg-02
     {VendorKind::fragmentation, "4048b7d56ebce88525e7de7f00d6c2d3"},
     {VendorKind::dpd, "afcad71368a1f1c96b8696fc7757"},
     {VendorKind::xauth, "09002689dfd6b712"},
