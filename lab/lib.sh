@@ -253,10 +253,15 @@ tcp_banner() {
   ns_exec "$ns" timeout 4 socat -T2 - "TCP:$(_sock_addr "$addr"):$port,connect-timeout=2" </dev/null 2>/dev/null | head -n1
 }
 
-# udp_banner NS ADDR PORT: sends one datagram, prints the reply of a listen_udp listener.
+# udp_banner NS ADDR PORT: sends a datagram (up to 3 tries, UDP being lossy), prints the reply of
+# a listen_udp listener; prints nothing when no answer came.
 udp_banner() {
-  local ns=$1 addr=$2 port=$3
-  echo probe | ns_exec "$ns" timeout 3 socat -T2 - "UDP:$(_sock_addr "$addr"):$port" 2>/dev/null | head -n1
+  local ns=$1 addr=$2 port=$3 try reply
+  for try in 1 2 3; do
+    reply=$(echo probe | ns_exec "$ns" timeout 3 socat -T1.5 - "UDP:$(_sock_addr "$addr"):$port" 2>/dev/null | head -n1)
+    [ -n "$reply" ] && { echo "$reply"; return 0; }
+  done
+  return 0
 }
 
 _sock_addr() { if [[ $1 == *:* ]]; then printf '[%s]' "$1"; else printf '%s' "$1"; fi; }
