@@ -17,7 +17,8 @@
 // Rule order in the WAN-facing filter chains (input; forward in gateway mode):
 //   1. traffic not arriving on a WAN interface is not ours to police: accept (our table only);
 //   2. management sources on management ports: accept — before anything that can drop (anti-lockout);
-//   3. IPv6 neighbour discovery (hop limit 255, i.e. on-link only): accept, or IPv6 dies;
+//   3. IPv6 neighbour discovery (hop limit 255, i.e. on-link only) and link-local DHCPv6 replies:
+//      accept, or the WAN's IPv6 dies (input chain only);
 //   4. banned sources: drop — before conntrack state so a ban also cuts established UDP "flows"
 //      (an IKE flood whose first packet was answered is "established" to conntrack);
 //   5. ct state established,related: accept (replies, PPTP GRE expectations, ICMP errors);
@@ -215,8 +216,11 @@ private:
         std::vector<Exposure> exposures;
     };
 
-    ir::Compare from_wan(bool negate = false) const {
-        return ir::Compare{ir::Field::iifname, wan_, negate};
+    // A validated policy always names a WAN interface; should one arrive without, every interface
+    // is policed (fail closed) rather than rendering an empty, unloadable interface match.
+    std::vector<ir::Match> from_wan(bool negate = false) const {
+        if (wan_.empty()) return {};
+        return {ir::Compare{ir::Field::iifname, wan_, negate}};
     }
 
     bool has_logging() const { return policy_.logging.drop_group.has_value(); }
@@ -468,12 +472,12 @@ private:
         std::sort(helper_ports_.begin(), helper_ports_.end(),
                   [](const PortRange& a, const PortRange& b) { return a.first < b.first; });
         std::vector<ir::Value> ports(helper_ports_.begin(), helper_ports_.end());
-        chain.rules.push_back({{from_wan(), ir::Compare{ir::Field::meta_nfproto, {ir::Number{4}}},
-                                ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::tcp)}},
-                                ir::CtState{ir::ct_new},
-                                ir::Compare{ir::Field::ct_original_proto_dst, ports}},
-                               {ir::CtHelperSet{kPptpHelper}},
-                               {}});
+        auto matches = from_wan();
+        matches.insert(matches.end(), {ir::Compare{ir::Field::meta_nfproto, {ir::Number{4}}},
+                                       ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::tcp)}},
+                                       ir::CtState{ir::ct_new},
+                                       ir::Compare{ir::Field::ct_original_proto_dst, ports}});
+        chain.rules.push_back({matches, {ir::CtHelperSet{kPptpHelper}}, {}});
         table_.chains.push_back(std::move(chain));
     }
 
@@ -486,7 +490,7 @@ private:
         for (auto family : {Family::ipv4, Family::ipv6}) {
             const auto& maps = family == Family::ipv4 ? dnat4_ : dnat6_;
             if (maps.keep.empty() && maps.remap.empty() && maps.protos.empty()) continue;
-            std::vector<ir::Match> base{from_wan()};
+            std::vector<ir::Match> base = from_wan();
             if (!policy_.wan_addresses.empty()) {
                 std::vector<ir::Value> addresses;
                 std::set<Address> unique;
@@ -525,7 +529,7 @@ private:
     }
 
     void add_common_head(ir::Chain& chain, bool with_management) {
-        chain.rules.push_back({{from_wan(true)}, {accept()}, "not from wan"});
+        if (!wan_.empty()) chain.rules.push_back({from_wan(true), {accept()}, "not from wan"});
         if (with_management && has_management()) {
             for (auto [set, field] : {std::pair{kMgmtSetV4, ir::Field::ip_saddr},
                                       std::pair{kMgmtSetV6, ir::Field::ip6_saddr}}) {
@@ -551,6 +555,17 @@ private:
                   ir::Compare{ir::Field::ip6_hoplimit, {ir::Number{255}}}},
                  {accept()},
                  {}});
+            // DHCPv6 answers come from the router's link-local address to ours, while the request
+            // went to a multicast group, so conntrack never sees them as replies. Link-local to
+            // link-local cannot come from beyond the WAN link.
+            chain.rules.push_back(
+                {{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::udp)}},
+                  ir::Compare{ir::Field::ip6_saddr, {*Prefix::parse("fe80::/10")}},
+                  ir::Compare{ir::Field::ip6_daddr, {*Prefix::parse("fe80::/10")}},
+                  ir::Compare{ir::Field::th_sport, {PortRange{547, 547}}},
+                  ir::Compare{ir::Field::th_dport, {PortRange{546, 546}}}},
+                 {accept()},
+                 "dhcpv6 client"});
         }
         chain.rules.push_back(
             {{ir::SetLookup{{ir::Field::ip_saddr}, kBanSetV4}}, {count(kCounterBanned), drop()}, {}});
@@ -613,8 +628,8 @@ private:
         if (policy_.lan_interface)
             matches.push_back(ir::Compare{ir::Field::iifname, {ir::IfName{*policy_.lan_interface}}});
         else
-            matches.push_back(from_wan(true));
-        matches.push_back(ir::Compare{ir::Field::oifname, wan_});
+            matches = from_wan(true);
+        if (!wan_.empty()) matches.push_back(ir::Compare{ir::Field::oifname, wan_});
         chain.rules.push_back({matches, {ir::Masquerade{}}, {}});
         table_.chains.push_back(std::move(chain));
     }

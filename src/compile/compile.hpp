@@ -16,8 +16,11 @@ inline constexpr const char* kTableName = "portcullis";
 // kernel adapter (which keeps their elements across re-applies) and the daemon (which writes them).
 inline constexpr const char* kBanSetV4 = "ban4";  // ipv4_addr, flags interval,timeout
 inline constexpr const char* kBanSetV6 = "ban6";  // ipv6_addr, flags interval,timeout
-std::string grant_set_v4(const std::string& service_name);  // "grant4_<service>", flags timeout
-std::string grant_set_v6(const std::string& service_name);  // "grant6_<service>", flags timeout
+// Grant sets exist for every guarded service (guard != none): flags dynamic,timeout (dynamic so
+// in-kernel knock rules can add to them), default timeout = runtime.grant_timeout. Names are the
+// service name made into an nft identifier (unchanged for names the policy accepts).
+std::string grant_set_v4(const std::string& service_name);  // "grant4_<service>"
+std::string grant_set_v6(const std::string& service_name);  // "grant6_<service>"
 
 // Every named object the table text defines, so the kernel adapter can replace the old table's
 // objects in one transaction while keeping the runtime sets (and their elements) in place.

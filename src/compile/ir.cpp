@@ -88,6 +88,7 @@ DataType field_type(Field field) {
         case Field::ip6_daddr: return DataType::ipv6_addr;
         case Field::meta_l4proto: return DataType::inet_proto;
         case Field::th_dport:
+        case Field::th_sport:
         case Field::ct_original_proto_dst: return DataType::inet_service;
         case Field::iifname:
         case Field::oifname: return DataType::ifname;
@@ -199,6 +200,7 @@ std::string render_field(Field field) {
         case Field::ip6_daddr: return "ip6 daddr";
         case Field::ip6_hoplimit: return "ip6 hoplimit";
         case Field::th_dport: return "th dport";
+        case Field::th_sport: return "th sport";
         case Field::ct_original_proto_dst: return "ct original proto-dst";
         case Field::icmpv6_type: return "icmpv6 type";
     }

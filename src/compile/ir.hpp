@@ -27,6 +27,7 @@ enum class Field : std::uint8_t {
     ip6_daddr,
     ip6_hoplimit,
     th_dport,               // transport destination port (as the packet carries it now)
+    th_sport,               // transport source port
     ct_original_proto_dst,  // destination port of the connection's original tuple (before DNAT)
     icmpv6_type,
 };

@@ -317,6 +317,19 @@ TEST(Corners, UnusualPoliciesStillLoadIntoTheKernel) {
         p.services.push_back(s);
         cases.emplace_back("v6remap", p);
     }
+    {
+        policy::Policy p;  // invalid (no WAN) yet must still compile to something loadable
+        p.mode = policy::Mode::gateway;
+        p.masquerade_lan = true;
+        policy::Service s;
+        s.name = "pptp";
+        s.ports = {{policy::IpProtocol::tcp, policy::PortRange{1723, 1723}, {}}, {policy::IpProtocol::gre, std::nullopt, {}}};
+        s.pptp_helper = true;
+        s.forward_to = policy::ForwardTarget{*Address::parse("192.0.2.10"), {}};
+        s.allow_any = true;
+        p.services.push_back(s);
+        cases.emplace_back("nowan", p);
+    }
     for (const auto& [name, policy] : cases) {
         SCOPED_TRACE(name);
         auto compiled = compile::compile(policy);
