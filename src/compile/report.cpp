@@ -288,7 +288,8 @@ std::string render_report_text(const policy::Policy& policy) {
         out += title + "\n";
         out += "  what     " + service["explanation"].get<std::string>() + "\n";
         out += "  from     " + joined(service["sources"], 8) + "\n";
-        out += "  guard    " + service["guard"].get<std::string>() + "\n";
+        out += "  guard    " + service["guard"].get<std::string>() +
+               (service["guard"] == "none" ? " (open to the sources above)" : "") + "\n";
         std::size_t port_width = 4, destination_width = 4, family_width = 4;
         std::vector<std::string> family_texts;
         for (const auto& e : service["exposures"]) {

@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "compile/report.hpp"
 #include "support.hpp"
 
 namespace {
@@ -41,6 +42,22 @@ TEST(Golden, CompiledOutputMatchesGoldenFiles) {
         ASSERT_TRUE(fs::exists(golden)) << "missing " << golden << " (PC_UPDATE_GOLDEN=1 creates it)";
         EXPECT_EQ(read_text(golden), compiled.table_text)
             << "compiled output differs from " << golden;
+    }
+}
+
+// The `check` report of every policy, so a wording or layout change is a reviewed diff too.
+TEST(Golden, ReportTextMatchesGoldenFiles) {
+    for (const auto& path : golden_policies()) {
+        SCOPED_TRACE(path.string());
+        auto policy = load_policy(path);
+        // The report names the policy file; make it independent of where the tree is checked out.
+        policy.source_path = fs::relative(path, source_root()).string();
+        for (auto& w : policy.warnings) w.where.file = policy.source_path;
+        auto text = portcullis::compile::render_report_text(policy);
+        auto golden = golden_dir() / "reports" / (path.stem().string() + ".txt");
+        if (updating()) write_text(golden, text);
+        ASSERT_TRUE(fs::exists(golden)) << "missing " << golden << " (PC_UPDATE_GOLDEN=1 creates it)";
+        EXPECT_EQ(read_text(golden), text) << "report differs from " << golden;
     }
 }
 
