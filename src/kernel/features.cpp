@@ -32,19 +32,31 @@ bool KernelFeatures::has(const std::string& name) const {
     return false;
 }
 
+namespace {
+
+FeatureProbe run_probe(Nftables& nft, const ProbeSpec& spec) {
+    std::string script = fmt::format("add table {t}\nadd chain {t} c {{ type nat hook prerouting priority dstnat; }}\n",
+                                     fmt::arg("t", kProbeTable));
+    if (*spec.statement != '\0') script += fmt::format(fmt::runtime(spec.statement), fmt::arg("t", kProbeTable)) + "\n";
+    FeatureProbe probe{spec.name, spec.why, false, {}};
+    auto ran = nft.run(script, RunMode::check);
+    probe.available = ran.has_value();
+    if (!ran) probe.error = ran.error().message;
+    return probe;
+}
+
+}  // namespace
+
 KernelFeatures probe_features(Nftables& nft) {
     KernelFeatures features;
-    for (const auto& spec : kProbes) {
-        std::string script = fmt::format("add table {t}\nadd chain {t} c {{ type nat hook prerouting priority dstnat; }}\n",
-                                         fmt::arg("t", kProbeTable));
-        if (*spec.statement != '\0') script += fmt::format(fmt::runtime(spec.statement), fmt::arg("t", kProbeTable)) + "\n";
-        FeatureProbe probe{spec.name, spec.why, false, {}};
-        auto ran = nft.run(script, RunMode::check);
-        probe.available = ran.has_value();
-        if (!ran) probe.error = ran.error().message;
-        features.probes.push_back(std::move(probe));
-    }
+    for (const auto& spec : kProbes) features.probes.push_back(run_probe(nft, spec));
     return features;
+}
+
+FeatureProbe probe_feature(Nftables& nft, const std::string& name) {
+    for (const auto& spec : kProbes)
+        if (name == spec.name) return run_probe(nft, spec);
+    return FeatureProbe{name, "", false, "no such probe"};
 }
 
 }  // namespace portcullis::kernel

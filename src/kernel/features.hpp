@@ -25,4 +25,7 @@ struct KernelFeatures {
 // "queue", "flowtable" (the last two are reported, portcullis does not need them).
 KernelFeatures probe_features(Nftables& nft);
 
+// One probe by name (see above); an unknown name comes back unavailable with an error.
+FeatureProbe probe_feature(Nftables& nft, const std::string& name);
+
 }  // namespace portcullis::kernel

@@ -1,5 +1,11 @@
 #include "kernel/nft_kernel.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <nftables/libnftables.h>
 
 #include <fmt/core.h>
@@ -31,8 +37,11 @@ public:
     void set_dry_run(bool dry) { nft_ctx_set_dry_run(ctx_, dry); }
 
     // Returns the output buffer on success, the error buffer on failure.
-    Result<std::string> run(const std::string& script) {
-        int rc = nft_run_cmd_from_buffer(ctx_, script.c_str());
+    Result<std::string> run(const std::string& script) { return finish(nft_run_cmd_from_buffer(ctx_, script.c_str())); }
+    Result<std::string> run_file(const std::string& path) { return finish(nft_run_cmd_from_filename(ctx_, path.c_str())); }
+
+private:
+    Result<std::string> finish(int rc) {
         const char* out = nft_ctx_get_output_buffer(ctx_);
         const char* err = nft_ctx_get_error_buffer(ctx_);
         if (rc != 0) {
@@ -44,7 +53,6 @@ public:
         return std::string(out != nullptr ? out : "");
     }
 
-private:
     nft_ctx* ctx_;
 };
 
@@ -54,12 +62,35 @@ unsigned int listing_flags(Detail detail) {
 
 class LibNftables final : public Nftables {
 public:
+    // The script is run from a memfd rather than a buffer: nft then reports errors as
+    // FILE:LINE:COLUMN with the right line (from a buffer it prints the text without a line
+    // number, and in 1.0.6 sometimes the wrong line). FILE is rewritten to kScriptLocation.
     Result<void> run(std::string_view script, RunMode mode) override {
         Context ctx;
         if (!ctx.ok()) return fail("libnftables: cannot create a context");
         ctx.set_dry_run(mode == RunMode::check);
-        auto result = ctx.run(std::string(script));
-        if (!result) return fail(result.error().message);
+        int fd = ::memfd_create("portcullis-transaction", MFD_CLOEXEC);
+        if (fd < 0) return fail(fmt::format("memfd_create: {}", std::strerror(errno)));
+        std::size_t done = 0;
+        while (done < script.size()) {
+            ssize_t n = ::write(fd, script.data() + done, script.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                std::string why = std::strerror(errno);
+                ::close(fd);
+                return fail("cannot stage the nft script: " + why);
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        std::string path = fmt::format("/proc/self/fd/{}", fd);
+        auto result = ctx.run_file(path);
+        ::close(fd);
+        if (!result) {
+            std::string message = result.error().message;
+            for (std::size_t at = message.find(path); at != std::string::npos; at = message.find(path, at))
+                message.replace(at, path.size(), kScriptLocation);
+            return fail(std::move(message));
+        }
         return {};
     }
 

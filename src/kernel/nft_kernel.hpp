@@ -19,6 +19,9 @@ namespace portcullis::kernel {
 // commit: the transaction is applied atomically, or not at all.
 enum class RunMode { check, commit };
 
+// How nft error messages name the script they refer to: "transaction:LINE:COLUMN: Error: ...".
+inline constexpr const char* kScriptLocation = "transaction";
+
 // How a listing prints. `terse` leaves out set elements (cheap with large ban sets); `full`
 // includes them (what a rollback snapshot needs).
 enum class Detail { terse, full };
@@ -27,8 +30,8 @@ class Nftables {
 public:
     virtual ~Nftables() = default;
 
-    // Runs an nft script as one transaction. On failure the error is nft's own message, with the
-    // script line and a caret under the offending part.
+    // Runs an nft script as one transaction. On failure the error is nft's own message, located
+    // as "transaction:LINE:COLUMN" in the script, with the line and a caret under the culprit.
     virtual Result<void> run(std::string_view script, RunMode mode) = 0;
 
     // `nft -j list table inet portcullis`; nullopt when the table does not exist.

@@ -83,9 +83,11 @@ Result<Transaction> build_replace(const std::optional<std::string>& live, const 
                     continue;
                 }
                 if (have.default_timeout != want.default_timeout) {
+                    // Kernel 6.18 updates the default in place; older kernels may keep the old one
+                    // until a flush. Either way the elements already present keep their expiry.
                     tx.warnings.push_back(fmt::format(
-                        "runtime set {}: the kernel keeps its default timeout ({}) instead of the policy's "
-                        "({}) until the table is flushed; elements added with an explicit timeout are unaffected",
+                        "runtime set {}: default timeout changes from {} to {}; elements already in it keep "
+                        "their own expiry (some older kernels keep the old default until `portcullis flush`)",
                         object.name, have.default_timeout.value_or("none"), want.default_timeout.value_or("none")));
                 }
                 tx.kept_runtime_sets.push_back(object.name);
@@ -113,7 +115,8 @@ Result<Transaction> build_replace(const std::optional<std::string>& live, const 
 std::string build_delete() { return fmt::format("delete table {}\n", table_ref()); }
 
 std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines) {
-    static constexpr std::string_view kMarker = "<cmdline>:";
+    const std::string marker_text = std::string(kScriptLocation) + ":";
+    const std::string_view kMarker = marker_text;
     std::string out;
     std::size_t at = 0;
     while (true) {
@@ -148,6 +151,14 @@ Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, b
         std::string text = relocate_error(error.message, outcome.transaction.prelude_lines);
         if (text.find("File exists") != std::string::npos)
             text += "\nhint: an object of that name already exists in the kernel with a different definition";
+        for (const auto& name : outcome.transaction.kept_runtime_sets) {
+            if (text.find("@" + name) == std::string::npos) continue;
+            text += fmt::format(
+                "\nhint: runtime set {} is kept from the kernel's current table, and its definition there does "
+                "not fit the new rules; `nft list set {} {}` shows it. `portcullis flush` removes it (and the "
+                "bans and grants it holds), then apply again",
+                name, table_ref(), name);
+        }
         return text;
     };
     auto checked = nft.run(outcome.transaction.script, RunMode::check);

@@ -38,7 +38,7 @@ Result<Transaction> build_replace(const std::optional<std::string>& live, const 
 // Removes the whole table (flush): `delete table inet portcullis`.
 std::string build_delete();
 
-// nft reports script locations as "<cmdline>:LINE:COL..."; turn those that fall in the table
+// nft reports script locations as "transaction:LINE:COL..."; turn those that fall in the table
 // text into "table:LINE':COL..." relative to the compiled text (what `portcullis compile` prints),
 // so the admin can find the line.
 std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines);

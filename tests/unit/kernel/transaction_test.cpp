@@ -160,11 +160,11 @@ TEST(Transaction, UnreadableTextIsAnError) {
 }
 
 TEST(Transaction, ErrorLocationsPointIntoTheCompiledText) {
-    std::string nft = "<cmdline>:14:7-10: Error: Could not process rule: File exists\n  set ban4 {\n      ^^^^\n"
-                      "<cmdline>:2:1-5: Error: other";
+    std::string nft = "transaction:14:7-10: Error: Could not process rule: File exists\n  set ban4 {\n      ^^^^\n"
+                      "transaction:2:1-5: Error: other";
     std::string out = relocate_error(nft, 11);
     EXPECT_EQ(out.substr(0, 20), "table:3:7-10: Error:");
-    EXPECT_NE(out.find("<cmdline>:2:1-5"), std::string::npos);  // in the prelude: left as it was
+    EXPECT_NE(out.find("transaction:2:1-5"), std::string::npos);  // in the prelude: left as it was
 }
 
 TEST(Apply, ChecksWithTheKernelThenCommits) {
@@ -194,7 +194,7 @@ TEST(Apply, KernelRejectionCommitsNothingAndSaysWhere) {
     RecordingNftables nft;
     nft.table_text = std::string(kLive);
     nft.fail_when_script_contains = "set ban4";
-    nft.failure_message = "<cmdline>:15:7-10: Error: Could not process rule: File exists";
+    nft.failure_message = "transaction:15:7-10: Error: Could not process rule: File exists";
     auto outcome = apply_table(nft, next_table());
     ASSERT_FALSE(outcome);
     EXPECT_TRUE(nft.committed.empty());
