@@ -1,0 +1,653 @@
+#include "daemon/daemon.hpp"
+
+#include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <variant>
+
+#include <fmt/core.h>
+
+#include "compile/compile.hpp"
+#include "daemon/control_protocol.hpp"
+#include "daemon/control_server.hpp"
+#include "daemon/drop_summary.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/events.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/runtime_state.hpp"
+#include "daemon/set_batcher.hpp"
+#include "daemon/state_file.hpp"
+#include "intake/nflog_reader.hpp"
+#include "kernel/confirm.hpp"
+#include "kernel/netlink_counters.hpp"
+#include "kernel/netlink_set_writer.hpp"
+#include "kernel/transaction.hpp"
+#include "policy/load.hpp"
+
+namespace portcullis::daemon {
+
+namespace {
+
+// Mirrors cli::ExitCode (the daemon library does not depend on the CLI).
+constexpr int kExitOk = 0;
+constexpr int kExitPolicyInvalid = 1;
+constexpr int kExitKernelError = 3;
+constexpr int kExitDaemonError = 4;
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+nlohmann::json diagnostics_json(const std::vector<policy::Diagnostic>& diagnostics) {
+    auto out = nlohmann::json::array();
+    for (const auto& diagnostic : diagnostics)
+        if (diagnostic.severity == policy::Severity::error) out.push_back(policy::format(diagnostic));
+    return out;
+}
+
+class Daemon {
+public:
+    explicit Daemon(DaemonOptions options) : options_(std::move(options)) {
+        if (options_.control_path.empty()) options_.control_path = kDefaultControlPath;
+        if (options_.metrics_address.empty()) options_.metrics_address = kDefaultMetricsAddress;
+        if (options_.state_file.empty()) options_.state_file = kDefaultStateFile;
+    }
+
+    int run();
+
+private:
+    struct Loaded {
+        policy::Policy policy;
+        compile::Compiled compiled;
+    };
+    // Load + validate + compile; on failure the error list says where and what.
+    Result<Loaded> load_policy();
+    Result<kernel::ApplyOutcome> apply(Loaded& loaded);
+    RuntimeConfig runtime_config(const Loaded& loaded) const;
+    std::vector<std::string> grant_services() const;
+    Result<void> open_nflog(const policy::Policy& policy);
+    void schedule_flush();
+    void reconcile();
+    void save_state(bool force);
+    Result<void> reload(const char* trigger);
+    std::string handle(std::string_view line);
+    nlohmann::json status() const;
+    std::string metrics();
+    void notify_status();
+
+    DaemonOptions options_;
+    EventLog events_;
+    std::unique_ptr<EventLoop> loop_;
+    std::unique_ptr<kernel::Nftables> nft_;
+    std::unique_ptr<kernel::SetElementWriter> writer_;
+    std::unique_ptr<kernel::CounterReader> counters_;
+    std::unique_ptr<SetBatcher> batcher_;
+    std::unique_ptr<RuntimeState> runtime_;
+    std::unique_ptr<ControlServer> control_;
+    std::unique_ptr<MetricsServer> metrics_server_;
+    std::unique_ptr<intake::NflogReader> nflog_;
+    DropSummary drops_;
+    std::optional<Loaded> current_;
+    std::uint64_t generation_ = 0;
+    std::int64_t started_at_ = unix_now();
+    std::int64_t last_reload_at_ = 0;
+    std::string last_reload_error_;
+    EventLoop::TimerId flush_timer_ = -1;
+    std::chrono::steady_clock::time_point last_save_{};
+    std::uint64_t reported_overruns_ = 0;
+    std::uint64_t reported_lost_ = 0;
+    std::uint64_t counter_read_errors_ = 0;
+    std::uint64_t reconcile_errors_ = 0;
+};
+
+Result<Daemon::Loaded> Daemon::load_policy() {
+    policy::LoadResult result = policy::load_file(options_.policy_path);
+    if (!result.ok()) {
+        std::string message;
+        for (const auto& diagnostic : result.diagnostics) {
+            if (diagnostic.severity != policy::Severity::error) continue;
+            message += (message.empty() ? "" : "\n") + policy::format(diagnostic);
+        }
+        events_.emit(event::kConfigError, {{"policy", options_.policy_path},
+                                           {"errors", diagnostics_json(result.diagnostics)}});
+        return fail(message.empty() ? "policy has errors" : message);
+    }
+    Loaded loaded{std::move(*result.policy), {}};
+    if (options_.fit_policy && nft_) {
+        for (const auto& warning : options_.fit_policy(loaded.policy, *nft_))
+            fmt::print(stderr, "warning: {}\n", warning);
+    }
+    loaded.compiled = compile::compile(loaded.policy);
+    return loaded;
+}
+
+Result<kernel::ApplyOutcome> Daemon::apply(Loaded& loaded) {
+    auto outcome = kernel::apply_table(*nft_, loaded.compiled);
+    if (!outcome) return outcome;
+    if (options_.after_apply) options_.after_apply(loaded.policy);
+    return outcome;
+}
+
+std::vector<std::string> Daemon::grant_services() const {
+    std::vector<std::string> services;
+    if (!current_) return services;
+    const auto& runtime_sets = current_->compiled.manifest.runtime_sets;
+    for (const auto& service : current_->policy.services) {
+        if (std::find(runtime_sets.begin(), runtime_sets.end(), compile::grant_set_v4(service.name)) !=
+            runtime_sets.end())
+            services.push_back(service.name);
+    }
+    return services;
+}
+
+RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
+    RuntimeConfig config;
+    const auto& runtime_sets = loaded.compiled.manifest.runtime_sets;
+    for (const auto& service : loaded.policy.services)
+        if (std::find(runtime_sets.begin(), runtime_sets.end(), compile::grant_set_v4(service.name)) !=
+            runtime_sets.end())
+            config.guarded_services.insert(service.name);
+    config.default_grant_seconds = loaded.policy.runtime.default_grant_seconds;
+    config.default_ban_seconds = loaded.policy.runtime.default_ban_seconds;
+    return config;
+}
+
+Result<void> Daemon::open_nflog(const policy::Policy& policy) {
+    std::vector<std::uint16_t> groups;
+    if (policy.logging.drop_group) groups.push_back(*policy.logging.drop_group);
+    if (nflog_ && nflog_->groups() == groups) return {};
+    if (nflog_) {
+        loop_->remove(nflog_->fd());
+        nflog_.reset();
+    }
+    if (groups.empty()) return {};
+    auto reader = intake::NflogReader::open(groups);
+    if (!reader) return tl::unexpected(reader.error());
+    nflog_ = std::move(*reader);
+    nflog_->dispatcher().add_observer(&drops_);
+    return loop_->add(nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
+        nflog_->on_readable();
+        schedule_flush();  // observers (knock, detection) queue set changes; coalesce them
+        const auto& counters = nflog_->dispatcher().counters();
+        if (counters.overruns > reported_overruns_ || counters.lost > reported_lost_) {
+            // One event per burst of overruns, not per ENOBUFS: counted in full in the metrics.
+            events_.emit(event::kNflogOverrun, {{"overruns", counters.overruns - reported_overruns_},
+                                                {"lost", counters.lost - reported_lost_},
+                                                {"overruns_total", counters.overruns},
+                                                {"lost_total", counters.lost}});
+            reported_overruns_ = counters.overruns;
+            reported_lost_ = counters.lost;
+        }
+    });
+}
+
+void Daemon::schedule_flush() {
+    if (batcher_->pending() > 0 && !loop_->armed(flush_timer_)) loop_->arm(flush_timer_, options_.coalesce);
+}
+
+void Daemon::reconcile() {
+    std::map<std::string, std::vector<kernel::ListedElement>> grants;
+    for (const auto& service : grant_services()) {
+        auto v4 = writer_->list(compile::grant_set_v4(service), false);
+        auto v6 = writer_->list(compile::grant_set_v6(service), false);
+        if (!v4 || !v6) {
+            ++reconcile_errors_;
+            continue;
+        }
+        auto& elements = grants[service];
+        elements = std::move(*v4);
+        elements.insert(elements.end(), v6->begin(), v6->end());
+    }
+    runtime_->reconcile_grants(grants);
+    runtime_->expire_bans();
+}
+
+void Daemon::save_state(bool force) {
+    if (!runtime_->state_dirty()) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_save_ < options_.state_save_period) return;
+    last_save_ = now;
+    auto saved = save_state_file(options_.state_file, runtime_->export_state());
+    if (!saved) {
+        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", saved.error().message}});
+        return;
+    }
+    runtime_->mark_saved();
+}
+
+Result<void> Daemon::reload(const char* trigger) {
+    auto loaded = load_policy();
+    if (!loaded) {
+        last_reload_error_ = loaded.error().message;
+        events_.emit(event::kReloadFailed, {{"trigger", trigger}, {"policy", options_.policy_path},
+                                            {"error", loaded.error().message},
+                                            {"kept_generation", generation_}});
+        fmt::print(stderr, "reload failed, keeping the running policy:\n{}\n", loaded.error().message);
+        return fail(loaded.error().message);
+    }
+    // Pending set changes go first: they target the sets of the table being replaced.
+    batcher_->flush();
+    auto applied = apply(*loaded);
+    if (!applied) {
+        last_reload_error_ = applied.error().message;
+        events_.emit(event::kReloadFailed, {{"trigger", trigger}, {"policy", options_.policy_path},
+                                            {"error", applied.error().message},
+                                            {"kept_generation", generation_}});
+        fmt::print(stderr, "reload failed, keeping the running policy:\n{}\n", applied.error().message);
+        return fail(applied.error().message);
+    }
+    ++generation_;
+    last_reload_at_ = unix_now();
+    last_reload_error_.clear();
+    runtime_->configure(runtime_config(*loaded));
+    current_ = std::move(*loaded);
+    if (auto opened = open_nflog(current_->policy); !opened)
+        events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
+    events_.emit(event::kReloaded, {{"trigger", trigger},
+                                    {"policy", options_.policy_path},
+                                    {"generation", generation_},
+                                    {"kept_sets", applied->transaction.kept_runtime_sets},
+                                    {"recreated_sets", applied->transaction.recreated_runtime_sets},
+                                    {"warnings", applied->transaction.warnings}});
+    notify_status();
+    return {};
+}
+
+nlohmann::json Daemon::status() const {
+    nlohmann::json out;
+    out["policy"] = options_.policy_path;
+    out["generation"] = generation_;
+    out["started_at"] = started_at_;
+    out["uptime_seconds"] = unix_now() - started_at_;
+    out["last_reload_at"] = last_reload_at_;
+    if (!last_reload_error_.empty()) out["last_reload_error"] = last_reload_error_;
+    out["pid"] = static_cast<std::int64_t>(::getpid());
+    out["grants"] = runtime_->active_grants();
+    out["bans"] = runtime_->active_bans();
+    out["ban_records"] = runtime_->ban_records();
+    out["guarded_services"] = grant_services();
+    out["events"] = events_.counts();
+    nlohmann::json netlink = {{"elements_written", batcher_->elements_written()},
+                              {"element_failures", batcher_->element_failures()},
+                              {"batches", batcher_->batches()},
+                              {"messages", batcher_->messages()},
+                              {"transport_errors", batcher_->transport_errors()}};
+    out["netlink"] = netlink;
+    if (nflog_) {
+        const auto& counters = nflog_->dispatcher().counters();
+        out["nflog"] = {{"groups", nflog_->groups()},
+                        {"packets", counters.packets},
+                        {"overruns", counters.overruns},
+                        {"lost", counters.lost},
+                        {"malformed", counters.malformed()}};
+    }
+    out["control"] = {{"clients", control_ ? control_->clients() : 0},
+                      {"requests", control_ ? control_->requests() : 0}};
+    return out;
+}
+
+std::string Daemon::handle(std::string_view line) {
+    auto parsed = parse_request(line);
+    if (!parsed) return error_reply(parsed.error().message);
+    // Kernel outcomes of this request's own changes, collected by the completions on flush.
+    auto run_change = [this](auto&& start) -> std::string {
+        std::optional<std::string> error;
+        bool finished = false;
+        auto started = start([&](const std::string* failure) {
+            finished = true;
+            if (failure) error = *failure;
+        });
+        if (!started) return error_reply(started.error().message);
+        batcher_->flush();
+        if (!finished) return error_reply("the change was not processed");
+        if (error) return error_reply(*error);
+        return std::string();
+    };
+    return std::visit(
+        [&](auto&& request) -> std::string {
+            using T = std::decay_t<decltype(request)>;
+            if constexpr (std::is_same_v<T, request::Status>) {
+                return ok_reply(status());
+            } else if constexpr (std::is_same_v<T, request::GrantsList>) {
+                return ok_reply({{"grants", runtime_->grants_json()}});
+            } else if constexpr (std::is_same_v<T, request::BansList>) {
+                return ok_reply({{"bans", runtime_->bans_json()}});
+            } else if constexpr (std::is_same_v<T, request::GrantAdd>) {
+                auto error = run_change([&](RuntimeState::Done done) {
+                    return runtime_->add_grant(request.source, request.service, request.seconds, done);
+                });
+                if (!error.empty()) return error;
+                std::uint32_t seconds = request.seconds.value_or(runtime_->config().default_grant_seconds);
+                return ok_reply({{"source", request.source.to_string()},
+                                 {"service", request.service},
+                                 {"seconds", seconds}});
+            } else if constexpr (std::is_same_v<T, request::GrantRevoke>) {
+                auto error = run_change([&](RuntimeState::Done done) {
+                    return runtime_->revoke_grant(request.source, request.service, done);
+                });
+                if (!error.empty()) return error;
+                return ok_reply({{"source", request.source.to_string()}, {"service", request.service}});
+            } else if constexpr (std::is_same_v<T, request::BanAdd>) {
+                auto error = run_change([&](RuntimeState::Done done) {
+                    return runtime_->add_ban(request.prefix, request.seconds, request.reason, done);
+                });
+                if (!error.empty()) return error;
+                save_state(false);
+                std::uint32_t seconds = request.seconds.value_or(runtime_->config().default_ban_seconds);
+                return ok_reply({{"prefix", request.prefix.is_host() ? request.prefix.address.to_string()
+                                                                     : request.prefix.to_string()},
+                                 {"seconds", seconds}});
+            } else if constexpr (std::is_same_v<T, request::BanRemove>) {
+                auto error = run_change([&](RuntimeState::Done done) {
+                    return runtime_->remove_ban(request.prefix, done);
+                });
+                if (!error.empty()) return error;
+                save_state(false);
+                return ok_reply({{"prefix", request.prefix.is_host() ? request.prefix.address.to_string()
+                                                                     : request.prefix.to_string()}});
+            } else if constexpr (std::is_same_v<T, request::Reload>) {
+                auto reloaded = reload("control");
+                if (!reloaded) return error_reply("reload failed, the running policy stays: " + reloaded.error().message);
+                return ok_reply({{"generation", generation_}});
+            } else if constexpr (std::is_same_v<T, request::Confirm>) {
+                kernel::ConfirmStore store(kernel::ConfirmStore::default_directory());
+                auto report = store.confirm();
+                if (!report) return error_reply(report.error().message);
+                switch (report->outcome) {
+                    case kernel::ConfirmOutcome::confirmed:
+                        return ok_reply({{"confirmed", report->id}});
+                    case kernel::ConfirmOutcome::too_late:
+                        return error_reply("too late: the rollback already started (" + report->rollback_result + ")");
+                    case kernel::ConfirmOutcome::nothing_pending:
+                        return error_reply("nothing to confirm: no `apply --confirm` is pending");
+                }
+                return error_reply("unknown confirm outcome");
+            }
+        },
+        *parsed);
+}
+
+std::string Daemon::metrics() {
+    MetricsText text;
+    text.family("portcullis_up", "gauge", "1 while the daemon runs");
+    text.sample("portcullis_up", 1);
+    text.family("portcullis_policy_generation", "gauge", "Policy applies since start (1 = the initial one)");
+    text.sample("portcullis_policy_generation", static_cast<double>(generation_));
+    text.family("portcullis_start_time_seconds", "gauge", "Unix time the daemon started");
+    text.sample("portcullis_start_time_seconds", static_cast<double>(started_at_));
+
+    auto counters = counters_ ? counters_->read() : fail("no counter reader");
+    if (counters) {
+        std::map<std::string, std::pair<std::string, std::string>> service_counters;
+        if (current_) {
+            for (const auto& service : current_->policy.services) {
+                service_counters[compile::accepted_counter(service.name)] = {service.name, "accepted"};
+                service_counters[compile::dropped_counter(service.name)] = {service.name, "dropped"};
+            }
+        }
+        text.family("portcullis_service_packets_total", "counter", "Packets per service and verdict (table counters)");
+        text.family("portcullis_service_bytes_total", "counter", "Bytes per service and verdict (table counters)");
+        for (const auto& counter : *counters) {
+            auto it = service_counters.find(counter.name);
+            if (it == service_counters.end()) continue;
+            Labels labels{{"service", it->second.first}, {"verdict", it->second.second}};
+            text.sample("portcullis_service_packets_total", labels, static_cast<double>(counter.packets));
+            text.sample("portcullis_service_bytes_total", labels, static_cast<double>(counter.bytes));
+        }
+        text.family("portcullis_counter_packets_total", "counter", "Packets of every named counter in the table");
+        text.family("portcullis_counter_bytes_total", "counter", "Bytes of every named counter in the table");
+        for (const auto& counter : *counters) {
+            text.sample("portcullis_counter_packets_total", {{"counter", counter.name}}, static_cast<double>(counter.packets));
+            text.sample("portcullis_counter_bytes_total", {{"counter", counter.name}}, static_cast<double>(counter.bytes));
+        }
+    } else {
+        ++counter_read_errors_;
+    }
+    text.family("portcullis_counter_read_errors_total", "counter", "Scrapes that could not read the table counters");
+    text.sample("portcullis_counter_read_errors_total", static_cast<double>(counter_read_errors_));
+
+    text.family("portcullis_grants", "gauge", "Grants the daemon knows to be open");
+    text.sample("portcullis_grants", static_cast<double>(runtime_->active_grants()));
+    text.family("portcullis_bans", "gauge", "Active bans");
+    text.sample("portcullis_bans", static_cast<double>(runtime_->active_bans()));
+    text.family("portcullis_ban_records", "gauge", "Ban records kept (active and history for escalation)");
+    text.sample("portcullis_ban_records", static_cast<double>(runtime_->ban_records()));
+
+    text.family("portcullis_events_total", "counter", "Events emitted, by type");
+    for (const auto& [type, count] : events_.counts())
+        text.sample("portcullis_events_total", {{"type", type}}, static_cast<double>(count));
+
+    const intake::NflogCounters empty;
+    const auto& nflog = nflog_ ? nflog_->dispatcher().counters() : empty;
+    text.family("portcullis_nflog_packets_total", "counter", "NFLOG packets decoded");
+    text.sample("portcullis_nflog_packets_total", static_cast<double>(nflog.packets));
+    text.family("portcullis_nflog_overruns_total", "counter", "NFLOG socket overruns (ENOBUFS)");
+    text.sample("portcullis_nflog_overruns_total", static_cast<double>(nflog.overruns));
+    text.family("portcullis_nflog_lost_total", "counter", "NFLOG packets missing by sequence number");
+    text.sample("portcullis_nflog_lost_total", static_cast<double>(nflog.lost));
+    text.family("portcullis_nflog_malformed_total", "counter", "NFLOG messages that could not be decoded");
+    for (std::size_t i = 0; i < intake::kNflogAnomalyCount; ++i)
+        text.sample("portcullis_nflog_malformed_total",
+                    {{"anomaly", intake::anomaly_name(static_cast<intake::NflogAnomaly>(i))}},
+                    static_cast<double>(nflog.anomalies[i]));
+
+    text.family("portcullis_netlink_elements_total", "counter", "Set element changes sent over netlink, by result");
+    text.sample("portcullis_netlink_elements_total", {{"result", "ok"}}, static_cast<double>(batcher_->elements_written()));
+    text.sample("portcullis_netlink_elements_total", {{"result", "failed"}}, static_cast<double>(batcher_->element_failures()));
+    text.family("portcullis_netlink_batches_total", "counter", "Netlink batches (transactions) sent");
+    text.sample("portcullis_netlink_batches_total", static_cast<double>(batcher_->batches()));
+    text.family("portcullis_netlink_messages_total", "counter", "NEWSETELEM/DELSETELEM messages sent");
+    text.sample("portcullis_netlink_messages_total", static_cast<double>(batcher_->messages()));
+    auto histogram = [&](const char* name, const char* help, const Histogram& h) {
+        text.family(name, "histogram", help);
+        std::uint64_t cumulative = 0;
+        std::string bucket = std::string(name) + "_bucket";
+        for (std::size_t i = 0; i < h.bounds.size(); ++i) {
+            cumulative += h.counts[i];
+            text.sample(bucket, {{"le", fmt::format("{}", h.bounds[i])}}, static_cast<double>(cumulative));
+        }
+        text.sample(bucket, {{"le", "+Inf"}}, static_cast<double>(h.count));
+        text.sample(std::string(name) + "_sum", h.sum);
+        text.sample(std::string(name) + "_count", static_cast<double>(h.count));
+    };
+    histogram("portcullis_netlink_flush_elements", "Element changes per flush", batcher_->flush_sizes());
+    histogram("portcullis_netlink_flush_seconds", "Latency of one flush (all its batches and ACKs)",
+              batcher_->flush_seconds());
+    text.family("portcullis_control_requests_total", "counter", "Control socket requests");
+    text.sample("portcullis_control_requests_total", static_cast<double>(control_ ? control_->requests() : 0));
+    return text.text();
+}
+
+void Daemon::notify_status() {
+    sd_notifyf(0, "STATUS=generation %llu, %zu grants, %zu bans",
+               static_cast<unsigned long long>(generation_), runtime_->active_grants(), runtime_->active_bans());
+}
+
+int Daemon::run() {
+    events_.set_stdout(stdout);
+    if (options_.events_file) {
+        if (auto opened = events_.open_file(*options_.events_file); !opened) {
+            fmt::print(stderr, "error: {}\n", opened.error().message);
+            return kExitDaemonError;
+        }
+    }
+    auto nft = kernel::make_libnftables();
+    if (!nft) {
+        fmt::print(stderr, "error: {}\n", nft.error().message);
+        return kExitKernelError;
+    }
+    nft_ = std::move(*nft);
+
+    auto loaded = load_policy();
+    if (!loaded) {
+        fmt::print(stderr, "{}\n", loaded.error().message);
+        return kExitPolicyInvalid;
+    }
+    auto applied = apply(*loaded);
+    if (!applied) {
+        events_.emit(event::kKernelError, {{"error", applied.error().message}});
+        fmt::print(stderr, "error: {}\n", applied.error().message);
+        return kExitKernelError;
+    }
+    generation_ = 1;
+    events_.emit(event::kApplied, {{"policy", options_.policy_path},
+                                   {"generation", generation_},
+                                   {"table_existed", applied->table_existed},
+                                   {"kept_sets", applied->transaction.kept_runtime_sets},
+                                   {"recreated_sets", applied->transaction.recreated_runtime_sets},
+                                   {"warnings", applied->transaction.warnings}});
+
+    auto writer = kernel::NetlinkSetWriter::open(compile::kTableFamily, compile::kTableName);
+    if (!writer) {
+        fmt::print(stderr, "error: {}\n", writer.error().message);
+        return kExitKernelError;
+    }
+    writer_ = std::move(*writer);
+    if (auto reader = kernel::NetlinkCounterReader::open(compile::kTableFamily, compile::kTableName)) {
+        counters_ = std::move(*reader);
+    }
+    batcher_ = std::make_unique<SetBatcher>(*writer_);
+    runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
+    runtime_->configure(runtime_config(*loaded));
+    current_ = std::move(*loaded);
+
+    // Reconcile: what the kernel holds (a previous daemon's grants and bans survive it) plus
+    // what the state file remembers (a reboot emptied the sets).
+    StateLoad state = load_state_file(options_.state_file, unix_now());
+    if (state.problem) {
+        nlohmann::json fields = {{"file", options_.state_file}, {"error", *state.problem}};
+        if (state.kept_aside) fields["kept_aside"] = *state.kept_aside;
+        events_.emit(event::kStateError, fields);
+        fmt::print(stderr, "warning: state file unusable, starting without it: {}{}\n", *state.problem,
+                   state.kept_aside ? " (kept as " + *state.kept_aside + ")" : "");
+    }
+    RuntimeState::KernelView view;
+    for (const char* set : {compile::kBanSetV4, compile::kBanSetV6}) {
+        auto listed = writer_->list(set, true);
+        if (listed) view.bans.insert(view.bans.end(), listed->begin(), listed->end());
+        else fmt::print(stderr, "warning: {}\n", listed.error().message);
+    }
+    for (const auto& service : grant_services()) {
+        for (const auto& set : {compile::grant_set_v4(service), compile::grant_set_v6(service)}) {
+            auto listed = writer_->list(set, false);
+            if (listed) view.grants[service].insert(view.grants[service].end(), listed->begin(), listed->end());
+        }
+    }
+    std::size_t kernel_bans = view.bans.size();
+    std::size_t kernel_grants = 0;
+    for (const auto& [service, elements] : view.grants) kernel_grants += elements.size();
+    std::size_t readded = runtime_->restore(state.state, view);
+    auto restored = batcher_->flush();
+    save_state(true);
+
+    auto loop = EventLoop::create();
+    if (!loop) {
+        fmt::print(stderr, "error: {}\n", loop.error().message);
+        return kExitDaemonError;
+    }
+    loop_ = std::move(*loop);
+    bool stop_requested = false;
+    auto signals = loop_->on_signals({SIGHUP, SIGTERM, SIGINT}, [&](int signal_number) {
+        if (signal_number == SIGHUP) {
+            (void)reload("SIGHUP");
+            return;
+        }
+        stop_requested = true;
+        loop_->stop();
+    });
+    if (!signals) {
+        fmt::print(stderr, "error: {}\n", signals.error().message);
+        return kExitDaemonError;
+    }
+    ::signal(SIGPIPE, SIG_IGN);
+
+    auto control = ControlServer::listen(*loop_, options_.control_path,
+                                         [this](std::string_view line) { return handle(line); });
+    if (!control) {
+        fmt::print(stderr, "error: {}\n", control.error().message);
+        return kExitDaemonError;
+    }
+    control_ = std::move(*control);
+
+    if (options_.metrics_address != "off") {
+        auto address = parse_listen_address(options_.metrics_address);
+        if (!address) {
+            fmt::print(stderr, "error: {}\n", address.error().message);
+            return kExitDaemonError;
+        }
+        auto server = MetricsServer::listen(*loop_, *address, [this] { return metrics(); });
+        if (!server) {
+            fmt::print(stderr, "error: {}\n", server.error().message);
+            return kExitDaemonError;
+        }
+        metrics_server_ = std::move(*server);
+    }
+    if (auto opened = open_nflog(current_->policy); !opened) {
+        events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
+        fmt::print(stderr, "warning: NFLOG intake disabled: {}\n", opened.error().message);
+    }
+
+    auto flush_timer = loop_->once([this] {
+        auto report = batcher_->flush();
+        if (!report.transport_error.empty())
+            events_.emit(event::kKernelError, {{"error", report.transport_error}});
+    });
+    auto reconcile_timer = loop_->every(options_.reconcile_period, [this] {
+        reconcile();
+        save_state(false);
+    });
+    auto drops_timer = loop_->every(options_.drop_summary_period, [this] {
+        auto seconds = static_cast<double>(options_.drop_summary_period.count()) / 1000.0;
+        if (auto summary = drops_.take(seconds)) events_.emit(event::kDrops, *summary);
+    });
+    if (!flush_timer || !reconcile_timer || !drops_timer) {
+        fmt::print(stderr, "error: cannot create timers\n");
+        return kExitDaemonError;
+    }
+    flush_timer_ = *flush_timer;
+    std::uint64_t watchdog_usec = 0;
+    if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+        auto period = std::chrono::milliseconds(std::max<std::uint64_t>(watchdog_usec / 2000, 100));
+        (void)loop_->every(period, [] { sd_notify(0, "WATCHDOG=1"); });
+    }
+
+    events_.emit(event::kStarted, {{"pid", static_cast<std::int64_t>(::getpid())},
+                                   {"control", options_.control_path},
+                                   {"metrics", options_.metrics_address},
+                                   {"state_file", options_.state_file},
+                                   {"kernel_bans", kernel_bans},
+                                   {"kernel_grants", kernel_grants},
+                                   {"restored_bans", readded - restored.failures.size()},
+                                   {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}}});
+    sd_notify(0, "READY=1");
+    notify_status();
+
+    loop_->run();
+
+    sd_notify(0, "STOPPING=1");
+    batcher_->flush();
+    save_state(true);
+    events_.emit(event::kStopping, {{"flush_on_exit", options_.flush_on_exit},
+                                    {"signal", stop_requested}});
+    control_.reset();
+    metrics_server_.reset();
+    if (options_.flush_on_exit) {
+        auto deleted = kernel::delete_table(*nft_);
+        if (!deleted) {
+            fmt::print(stderr, "error: --flush-on-exit: {}\n", deleted.error().message);
+            return kExitKernelError;
+        }
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+    Daemon daemon(options);
+    return daemon.run();
+}
+
+}  // namespace portcullis::daemon
