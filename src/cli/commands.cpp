@@ -14,6 +14,11 @@ void register_spa(CLI::App& app, Action& action);
 void register_knock(CLI::App& app, Action& action);
 void register_diagnose(CLI::App& app, Action& action);
 void register_rollback_waiter(CLI::App& app, Action& action);
+void register_run(CLI::App& app, Action& action);
+void register_status(CLI::App& app, Action& action);
+void register_grants(CLI::App& app, Action& action);
+void register_bans(CLI::App& app, Action& action);
+void register_reload(CLI::App& app, Action& action);
 
 std::vector<Registration> all_commands() {
     return {
@@ -28,6 +33,11 @@ std::vector<Registration> all_commands() {
         register_knock,
         register_diagnose,
         register_rollback_waiter,
+        register_run,
+        register_status,
+        register_grants,
+        register_bans,
+        register_reload,
     };
 }
 
