@@ -27,9 +27,10 @@ void judge(IkeSa& sa, std::uint64_t frame, bool from_initiator, bool source_side
     std::string who = from_initiator ? "initiator" : "responder";
     std::string text;
     if (source_side) {
-        text = "the " + who + "'s own address is not " + seen.to_string() +
-               " as seen here: it is translated between the " + who +
-               " and this capture point (the " + who + " is behind NAT)";
+        text = "the " + who + "'s hash of its own address does not match " + seen.to_string() +
+               " as seen here: its address is translated between the " + who +
+               " and this capture point (the " + who + " is behind NAT), or it fakes the hash to "
+               "force UDP encapsulation (strongSwan does with encap = yes or kernel-libipsec)";
     } else if (from_initiator) {
         text = "the initiator addressed a different address/port than " + seen.to_string() +
                " seen here: the destination was translated between the initiator and this "

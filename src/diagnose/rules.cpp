@@ -272,6 +272,7 @@ IkeVerdict diagnose_ike(const RuleInput& input, std::size_t index, const std::ve
     std::uint64_t auth_response_frame = 0;
     std::uint32_t auth_response_length = 0;
     bool later_exchange = false;
+    bool child_exchange = false;
     bool phase1_done = false, phase2_done = false;
     std::uint64_t phase1_frame = 0, phase2_frame = 0;
     bool quick_mode_initiator = false;
@@ -284,6 +285,8 @@ IkeVerdict diagnose_ike(const RuleInput& input, std::size_t index, const std::ve
             if ((r.exchange == 36 || r.exchange == 37) && auth_response_frame != 0 &&
                 r.frame > auth_response_frame) {
                 later_exchange = true;
+                // An answered CREATE_CHILD_SA proves working CHILD_SAs; INFORMATIONAL does not.
+                if (r.exchange == 36 && r.response) child_exchange = true;
             }
         } else {
             if ((r.exchange == 2 && r.encrypted && !r.from_initiator) ||
@@ -304,7 +307,7 @@ IkeVerdict diagnose_ike(const RuleInput& input, std::size_t index, const std::ve
     }
     if (v2) {
         bool esp_after = auth_response_frame != 0 && esp_between_after(input, ia, ra, auth_response_frame);
-        verdict.established = auth_response_frame != 0 && (later_exchange || esp_after);
+        verdict.established = auth_response_frame != 0 && (child_exchange || esp_after);
         verdict.established_frame = auth_response_frame;
         if (!verdict.established && started_mid_way && responder_spoke) {
             // An SA set up before the capture whose later exchanges are answered.
@@ -517,12 +520,28 @@ IkeVerdict diagnose_ike(const RuleInput& input, std::size_t index, const std::ve
             }
         }
         // IKEv2: IKE_AUTH answered but nothing afterwards.
-        if (v2 && auth_response_frame != 0 && !verdict.established && trailing.empty()) {
-            std::string size_note;
-            if (auth_response_length != 0 && auth_response_length <= 112) {
-                size_note = "; the answer is only " + std::to_string(auth_response_length) +
-                            " bytes, about the size of a lone error notify";
-            }
+        bool small_answer = auth_response_length != 0 && auth_response_length <= 112;
+        if (v2 && auth_response_frame != 0 && !verdict.established && trailing.empty() && later_exchange) {
+            // The IKE SA lives on (later exchanges are answered) but no tunnel traffic shows.
+            session.findings.push_back(make_finding(
+                "ike-no-child-traffic", Severity::warning,
+                "IKE_AUTH was answered (frame " + std::to_string(auth_response_frame) +
+                    ") and the IKE SA stays up, but no ESP and no CHILD_SA exchange followed: the "
+                    "CHILD_SA was possibly refused (NO_PROPOSAL_CHOSEN or TS_UNACCEPTABLE for ESP "
+                    "would be inside the encrypted answer), or no traffic went through the tunnel "
+                    "while capturing",
+                {auth_response_frame},
+                "Compare the ESP proposals (esp_proposals) and traffic selectors (local_ts/remote_ts) "
+                "on both sides; the initiator's log says \"no CHILD_SA built\" with the reason. If "
+                "the tunnel is fine, send traffic through it while capturing."));
+        } else if (v2 && auth_response_frame != 0 && !verdict.established && trailing.empty()) {
+            std::string size_note =
+                small_answer ? "; the answer is only " + std::to_string(auth_response_length) +
+                                   " bytes, about the size of a lone error notify"
+                             : "; but the answer (" + std::to_string(auth_response_length) +
+                                   " bytes) is large enough to carry the responder's own "
+                                   "identity and AUTH, so the CHILD_SA may have been refused "
+                                   "instead";
             session.findings.push_back(make_finding(
                 "ike-auth-likely-rejected", Severity::failure,
                 "IKE_AUTH was answered (frame " + std::to_string(auth_response_frame) +
@@ -534,6 +553,28 @@ IkeVerdict diagnose_ike(const RuleInput& input, std::size_t index, const std::ve
                 "EAP user/password) and the identities (IDi/IDr) each side expects; the "
                 "responder's log states the reason. If the capture stopped right after the "
                 "handshake, capture longer to see tunnel traffic."));
+        }
+    }
+
+    // IKEv1: the first encrypted Main Mode message answered only by (encrypted) notifications.
+    if (!v2 && !phase1_done) {
+        std::vector<std::uint64_t> mm5, notes;
+        for (const IkeRecord& r : records) {
+            if (r.exchange == 2 && r.encrypted && r.from_initiator) mm5.push_back(r.frame);
+            if (r.exchange == 5 && !r.from_initiator && !mm5.empty()) notes.push_back(r.frame);
+        }
+        if (!mm5.empty() && !notes.empty()) {
+            std::vector<std::uint64_t> frames = mm5;
+            frames.insert(frames.end(), notes.begin(), notes.end());
+            session.findings.push_back(make_finding(
+                "ikev1-main-mode-5-rejected", Severity::failure,
+                "the responder answered the initiator's first encrypted Main Mode message "
+                "(identity and authentication hash, sent " + std::to_string(mm5.size()) +
+                    (mm5.size() == 1 ? " time" : " times") +
+                    ") only with encrypted notifications: it likely could not decrypt or verify "
+                    "it — typical of a pre-shared key mismatch (likely; the notifications are "
+                    "encrypted)",
+                frames, ike_notify_advice(false, 24)));
         }
     }
 
