@@ -1,0 +1,181 @@
+#include <gtest/gtest.h>
+
+#include "daemon/runtime_state.hpp"
+#include "kernel/netlink_recording_writer.hpp"
+
+namespace portcullis::daemon {
+namespace {
+
+class RuntimeStateTest : public ::testing::Test {
+protected:
+    RuntimeStateTest() : batcher_(fake_), state_(batcher_, events_, [this] { return now_; }) {
+        for (const char* set : {"ban4", "ban6", "grant4_vpn", "grant6_vpn"}) fake_.create_set(set);
+        RuntimeConfig config;
+        config.guarded_services = {"vpn"};
+        config.default_grant_seconds = 300;
+        config.default_ban_seconds = 600;
+        state_.configure(config);
+    }
+    std::optional<std::string> flush_one() {
+        std::optional<std::string> error;
+        batcher_.flush();
+        return error;
+    }
+    Prefix P(const char* text) { return *Prefix::parse(text); }
+    Address A(const char* text) { return *Address::parse(text); }
+
+    kernel::RecordingSetWriter fake_;
+    SetBatcher batcher_;
+    EventLog events_;
+    std::int64_t now_ = 1000;
+    RuntimeState state_;
+};
+
+TEST_F(RuntimeStateTest, GrantGoesToTheFamilysSetWithItsTimeout) {
+    ASSERT_TRUE(state_.add_grant(A("203.0.113.5"), "vpn", 60));
+    ASSERT_TRUE(state_.add_grant(A("2001:db8::5"), "vpn", std::nullopt));
+    batcher_.flush();
+    ASSERT_EQ(fake_.writes.size(), 1u);  // both coalesced into one write
+    ASSERT_EQ(fake_.writes[0].size(), 2u);
+    EXPECT_EQ(fake_.writes[0][0].set, "grant4_vpn");
+    EXPECT_FALSE(fake_.writes[0][0].interval);
+    EXPECT_EQ(fake_.writes[0][0].timeout, std::chrono::milliseconds(60000));
+    EXPECT_EQ(fake_.writes[0][1].set, "grant6_vpn");
+    EXPECT_EQ(fake_.writes[0][1].timeout, std::chrono::milliseconds(300000));  // policy default
+    EXPECT_EQ(state_.active_grants(), 2u);
+    EXPECT_EQ(events_.counts().at("grant_opened"), 2u);
+}
+
+TEST_F(RuntimeStateTest, GrantForAnUnguardedServiceIsRefusedWithoutTouchingTheKernel) {
+    auto result = state_.add_grant(A("203.0.113.5"), "web", 60);
+    ASSERT_FALSE(result);
+    EXPECT_NE(result.error().message.find("guard"), std::string::npos);
+    batcher_.flush();
+    EXPECT_TRUE(fake_.writes.empty());
+}
+
+TEST_F(RuntimeStateTest, ExpiredGrantIsReportedByReconcile) {
+    ASSERT_TRUE(state_.add_grant(A("203.0.113.5"), "vpn", 60));
+    batcher_.flush();
+    fake_.sets["grant4_vpn"].clear();  // the kernel's timeout fired
+    std::map<std::string, std::vector<kernel::ListedElement>> kernel = {{"vpn", {}}};
+    state_.reconcile_grants(kernel);
+    EXPECT_EQ(state_.active_grants(), 0u);
+    EXPECT_EQ(events_.counts().at("grant_expired"), 1u);
+}
+
+TEST_F(RuntimeStateTest, ReconcileAdoptsGrantsItDidNotMake) {
+    kernel::ListedElement element{P("198.51.100.9"), std::chrono::milliseconds(5000), std::chrono::milliseconds(4000)};
+    state_.reconcile_grants({{"vpn", {element}}});
+    EXPECT_EQ(state_.active_grants(), 1u);
+    EXPECT_FALSE(events_.counts().count("grant_expired"));
+}
+
+TEST_F(RuntimeStateTest, BanEscalationHistoryGrowsWithEachBan) {
+    std::optional<std::string> error;
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "scan"));
+    batcher_.flush();
+    now_ += 100;  // the first ban ended
+    state_.expire_bans();
+    EXPECT_EQ(events_.counts().at("ban_removed"), 1u);
+    EXPECT_EQ(state_.active_bans(), 0u);
+    fake_.sets["ban4"].clear();
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 120, "scan"));
+    batcher_.flush();
+    DaemonState saved = state_.export_state();
+    ASSERT_EQ(saved.bans.size(), 1u);
+    EXPECT_EQ(saved.bans[0].offences, 2u);
+    EXPECT_EQ(saved.bans[0].last_duration, 120u);
+    EXPECT_EQ(saved.bans[0].expires_at, now_ + 120);
+    EXPECT_EQ(saved.bans[0].reason, "scan");
+    EXPECT_TRUE(fake_.writes.back()[0].interval);
+    EXPECT_EQ(fake_.writes.back()[0].set, "ban4");
+}
+
+TEST_F(RuntimeStateTest, OverlappingBanFailsWithAnExplanationAndRecordsNothing) {
+    ASSERT_TRUE(state_.add_ban(P("192.0.2.0/24"), 60, "manual"));
+    batcher_.flush();
+    std::optional<std::string> error;
+    ASSERT_TRUE(state_.add_ban(P("192.0.2.5"), 60, "manual", [&](const std::string* e) {
+        if (e) error = *e;
+    }));
+    batcher_.flush();
+    ASSERT_TRUE(error);
+    EXPECT_NE(error->find("overlaps"), std::string::npos);
+    EXPECT_EQ(state_.ban_records(), 1u);
+    EXPECT_EQ(events_.counts().at("ban_added"), 1u);
+}
+
+TEST_F(RuntimeStateTest, RemovingAMissingBanSaysSo) {
+    std::optional<std::string> error;
+    ASSERT_TRUE(state_.remove_ban(P("2001:db8::/48"), [&](const std::string* e) {
+        if (e) error = *e;
+    }));
+    batcher_.flush();
+    ASSERT_TRUE(error);
+    EXPECT_NE(error->find("not banned"), std::string::npos);
+    EXPECT_EQ(fake_.writes[0][0].set, "ban6");
+}
+
+TEST_F(RuntimeStateTest, RestoreReaddsWhatTheKernelLostWithTheTimeLeft) {
+    DaemonState saved;
+    saved.bans.push_back({P("198.51.100.7"), 500, 1500, 2, 1000, "scan"});     // 500 s left
+    saved.bans.push_back({P("2001:db8::/48"), 500, 1200, 1, 700, "manual"});   // in the kernel
+    saved.bans.push_back({P("203.0.113.9"), 100, 900, 4, 800, "scan"});        // ended: history
+    RuntimeState::KernelView kernel;
+    kernel.bans.push_back({P("2001:db8::/48"), std::chrono::milliseconds(700000), std::chrono::milliseconds(200000)});
+    kernel.bans.push_back({P("192.0.2.0/24"), std::chrono::milliseconds(60000), std::chrono::milliseconds(30000)});
+    std::size_t readded = state_.restore(saved, kernel);
+    batcher_.flush();
+    EXPECT_EQ(readded, 1u);
+    ASSERT_EQ(fake_.writes.size(), 1u);
+    ASSERT_EQ(fake_.writes[0].size(), 1u);
+    EXPECT_EQ(fake_.writes[0][0].prefix, P("198.51.100.7"));
+    EXPECT_EQ(fake_.writes[0][0].timeout, std::chrono::milliseconds(500000));
+    EXPECT_EQ(state_.active_bans(), 3u);  // re-added + kept + adopted from the kernel
+    DaemonState exported = state_.export_state();
+    EXPECT_EQ(exported.bans.size(), 4u);  // history of 203.0.113.9 is kept for escalation
+    auto adopted = std::find_if(exported.bans.begin(), exported.bans.end(),
+                                [&](const BanRecord& r) { return r.prefix == P("192.0.2.0/24"); });
+    ASSERT_NE(adopted, exported.bans.end());
+    EXPECT_EQ(adopted->expires_at, now_ + 30);
+    EXPECT_EQ(adopted->reason, "adopted");
+}
+
+TEST_F(RuntimeStateTest, TransportFailureFailsEveryQueuedChange) {
+    fake_.transport_error = "netlink send: No buffer space available";
+    int failures = 0;
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "manual", [&](const std::string* e) { failures += e != nullptr; }));
+    ASSERT_TRUE(state_.add_grant(A("198.51.100.8"), "vpn", 60, [&](const std::string* e) { failures += e != nullptr; }));
+    batcher_.flush();
+    EXPECT_EQ(failures, 2);
+    EXPECT_EQ(batcher_.transport_errors(), 1u);
+    EXPECT_EQ(state_.active_bans(), 0u);
+    EXPECT_EQ(state_.active_grants(), 0u);
+}
+
+TEST_F(RuntimeStateTest, OldHistoryIsPruned) {
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "manual"));
+    batcher_.flush();
+    now_ += 61;
+    state_.expire_bans();
+    EXPECT_EQ(state_.ban_records(), 1u);
+    now_ += kBanHistorySeconds + 1;
+    state_.expire_bans();
+    EXPECT_EQ(state_.ban_records(), 0u);
+}
+
+TEST(SetBatcherHistogram, BucketsAreInclusiveUpperBounds) {
+    Histogram h({1, 10});
+    h.observe(1);
+    h.observe(5);
+    h.observe(50);
+    EXPECT_EQ(h.counts[0], 1u);
+    EXPECT_EQ(h.counts[1], 1u);
+    EXPECT_EQ(h.counts[2], 1u);
+    EXPECT_EQ(h.count, 3u);
+    EXPECT_DOUBLE_EQ(h.sum, 56);
+}
+
+}  // namespace
+}  // namespace portcullis::daemon
