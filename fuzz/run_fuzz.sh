@@ -3,6 +3,7 @@
 # shared), starting from the committed seeds in a scratch corpus (the repository keeps only the
 # small seeds). Crashing inputs land in fuzz/regressions/<target>/ -- commit them; `ctest -L fuzz-regression` replays them forever after.
 #   usage: fuzz/run_fuzz.sh BUILD_DIR [SECONDS] [TARGET...]   (BUILD_DIR configured with the fuzz preset)
+# Set FUZZ_WORK=DIR to keep the grown corpora and logs there (default: a temporary directory).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?build dir configured with -DPORTCULLIS_FUZZ=ON}
@@ -12,8 +13,13 @@ targets=("$@")
 if (( ${#targets[@]} == 0 )); then
     for source in "$here"/dissect_*_fuzz.cpp; do targets+=("$(basename "$source" _fuzz.cpp)"); done
 fi
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+if [[ -n ${FUZZ_WORK:-} ]]; then
+    scratch=$FUZZ_WORK
+    mkdir -p "$scratch"
+else
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+fi
 for target in "${targets[@]}"; do
     corpus=$scratch/$target
     mkdir -p "$corpus" "$here/regressions/$target"
@@ -22,7 +28,7 @@ for target in "${targets[@]}"; do
     "$build/${target}_fuzz" "$corpus" -max_total_time="$seconds" \
         -max_len=4096 -print_final_stats=1 -artifact_prefix="$here/regressions/$target/" \
         > "$log" 2>&1 || echo "$target: fuzzer exited with $? (see crash file in regressions/$target)"
-    grep -E '^#[0-9]+ +DONE' "$log" | tail -1 | sed "s/^/$target: /" || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 | sed "s/^/$target: /" || true
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$log" | sed "s/^/$target: /" || true
     echo "$target: corpus grew to $(find "$corpus" -type f | wc -l) inputs"
 done

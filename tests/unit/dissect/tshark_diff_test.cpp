@@ -153,7 +153,6 @@ void compare_frame(const std::string& file, const CapturedPacket& packet, const 
         stats.notifies += static_cast<int>(theirs.size());
         ASSERT_EQ(vids, row[kVidBytes]) << where;
         for (std::size_t i = 0; i < vids.size() && i < row[kVidString].size(); ++i) {
-            Bytes dummy;
             std::vector<std::byte> raw;
             for (std::size_t j = 0; j + 1 < vids[i].size(); j += 2)
                 raw.push_back(static_cast<std::byte>(number(vids[i].substr(j, 2), 16)));
