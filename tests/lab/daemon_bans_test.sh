@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Lab, daemon (issue 3) scenarios 2 and 5, host mode (the gateway namespace is the host), one
+# lab bring-up:
+#  2. bans: a banned source — IPv4 and IPv6, single address and prefix — is dropped; removing the
+#     ban restores it;
+#  5. state file: bans survive a daemon restart and a `flush` + start (reboot stand-in: the kernel
+#     sets are gone, the state file puts the bans back with their remaining time); a truncated or
+#     corrupt state file is reported and does not stop the daemon.
+# Env: PORTCULLIS, PC_SOURCE_ROOT. Needs root. Prints PASS/FAIL lines.
+set -u
+source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
+lab_require ip nft socat python3
+lab_require_portcullis
+lab_init "dmn-bn$$"
+lab_up
+GW=$LAB_NS_GW WAN=$LAB_NS_WAN WAN2=$LAB_NS_WAN2
+
+cat >"$LAB_DIR/policy.toml" <<'TOML'
+[firewall]
+mode = "host"
+wan = ["wan0", "wan1"]
+default = "drop"
+
+[management]
+sources = ["192.0.2.10"]
+ports = ["tcp/22"]
+
+[[service]]
+name = "web"
+ports = ["tcp/8000"]
+allow_from = ["any"]
+TOML
+
+listen_tcp "$GW" 8000 web
+wait_listen "$GW" tcp 8000 || lab_die "listener did not start"
+dmn_start daemon "$LAB_DIR/policy.toml" || lab_die "portcullis run did not come up"
+pass "portcullis run is up (host mode)"
+
+reach() { test "$(tcp_banner "$1" "$2" 8000)" = web; }
+all_reach() {
+  reach "$WAN" "$LAB_WAN_GW" && reach "$WAN" "$LAB_WAN_GW6" && reach "$WAN2" "$LAB_WAN2_GW" && reach "$WAN2" "$LAB_WAN2_GW6"
+}
+check "before: all four sources (v4/v6 of both WAN clients) reach the service" all_reach
+
+# ---- 2. bans
+ban_case() {  # ban_case LABEL PREFIX NS DST OTHER_NS OTHER_DST
+  local label=$1 prefix=$2 ns=$3 dst=$4 other_ns=$5 other_dst=$6
+  if dmn_ctl bans add "$prefix" --for 300 >"$LAB_DIR/ban.log" 2>&1; then pass "scenario 2: bans add $prefix"; else
+    cat "$LAB_DIR/ban.log"; fail "scenario 2: bans add $prefix"; fi
+  check "scenario 2 ($label): the banned source is dropped" not tcp_probe "$ns" "$dst" 8000 1
+  check "scenario 2 ($label): another source is not affected" reach "$other_ns" "$other_dst"
+  dmn_ctl bans remove "$prefix" >/dev/null 2>&1
+  check "scenario 2 ($label): removing the ban restores the source" reach "$ns" "$dst"
+}
+ban_case "v4 address" "$LAB_WAN2_IP" "$WAN2" "$LAB_WAN2_GW" "$WAN" "$LAB_WAN_GW"
+ban_case "v4 prefix" 203.0.113.0/24 "$WAN" "$LAB_WAN_GW" "$WAN2" "$LAB_WAN2_GW"
+ban_case "v6 address" "$LAB_WAN2_IP6" "$WAN2" "$LAB_WAN2_GW6" "$WAN" "$LAB_WAN_GW6"
+ban_case "v6 prefix" 2001:db8:1::/64 "$WAN" "$LAB_WAN_GW6" "$WAN2" "$LAB_WAN2_GW6"
+dmn_ctl bans add 203.0.113.0/24 --for 300 >/dev/null 2>&1
+if dmn_ctl bans add 203.0.113.10 --for 300 >"$LAB_DIR/overlap.log" 2>&1; then
+  fail "scenario 2: an overlapping ban is refused"
+else
+  check "scenario 2: an overlapping ban is refused and says why" grep -q "overlaps" "$LAB_DIR/overlap.log"
+fi
+dmn_ctl bans remove 203.0.113.0/24 >/dev/null 2>&1
+check "scenario 2: events ban_added and ban_removed were emitted" \
+  sh -c "[ $(dmn_event_count ban_added) -ge 5 ] && [ $(dmn_event_count ban_removed) -ge 5 ]"
+
+# ---- 5. state file
+dmn_ctl bans add "$LAB_WAN2_IP" --for 600 --reason scan >/dev/null 2>&1
+dmn_ctl bans add 2001:db8:1::/64 --for 600 >/dev/null 2>&1
+wait_until 5 grep -q '"2001:db8:1::/64"' "$DMN_STATE"
+check "scenario 5: the state file holds both bans" \
+  sh -c "grep -q '\"$LAB_WAN2_IP\"' '$DMN_STATE' && grep -q '\"2001:db8:1::/64\"' '$DMN_STATE'"
+dmn_stop daemon
+dmn_start daemon2 "$LAB_DIR/policy.toml" || lab_die "restart failed"
+dmn_ctl bans list --json >"$LAB_DIR/bans-restart.json"
+check "scenario 5: after a daemon restart both bans are listed" \
+  sh -c "grep -q '\"$LAB_WAN2_IP\"' '$LAB_DIR/bans-restart.json' && grep -q '2001:db8:1::/64' '$LAB_DIR/bans-restart.json'"
+check "scenario 5: ... and the escalation history survived (offences, reason)" \
+  python3 -c "
+import json,sys
+bans = {b['prefix']: b for b in json.load(open('$LAB_DIR/bans-restart.json'))['bans']}
+b = bans['$LAB_WAN2_IP']
+sys.exit(0 if b['offences'] >= 2 and b['reason'] == 'scan' else 1)"
+check "scenario 5: the banned v4 source is still dropped" not tcp_probe "$WAN2" "$LAB_WAN2_GW" 8000 1
+
+dmn_stop daemon2
+pc "$GW" flush >/dev/null 2>&1
+check "scenario 5: flush removed the table (reboot stand-in)" not table_exists
+dmn_start daemon3 "$LAB_DIR/policy.toml" || lab_die "start after flush failed"
+check "scenario 5: after flush + start the v4 ban is back in the kernel" set_has ban4 "$LAB_WAN2_IP"
+check "scenario 5: after flush + start the v6 prefix ban is back in the kernel" set_has ban6 "2001:db8:1::/64"
+check "scenario 5: the re-added ban carries its remaining time, not a fresh one" \
+  sh -c "ip netns exec '$GW' nft list set inet portcullis ban4 | grep -F '$LAB_WAN2_IP' | grep -Eq 'timeout (9m[0-9]+s|10m)'"
+check "scenario 5: the banned sources are dropped again" \
+  sh -c "! ip netns exec '$WAN2' timeout 2 socat -T1 /dev/null TCP:$LAB_WAN2_GW:8000,connect-timeout=1 2>/dev/null"
+check "scenario 5: an unbanned source still reaches the service" reach "$WAN" "$LAB_WAN_GW"
+
+dmn_stop daemon3
+head -c 37 "$DMN_STATE" >"$DMN_STATE.cut" && mv "$DMN_STATE.cut" "$DMN_STATE"
+dmn_start daemon4 "$LAB_DIR/policy.toml" 2>"$LAB_DIR/daemon4.stderr"
+check "scenario 5: with a truncated state file the daemon still starts and answers" dmn_answers
+wait_until 5 dmn_has_event state_error
+check "scenario 5: the truncated state file is reported as a state_error event" dmn_has_event state_error
+check "scenario 5: ... and on stderr" grep -q "state file unusable" "$LAB_DIR/daemon4.log"
+check "scenario 5: the bad file is kept aside as .corrupt-<time>" sh -c "ls '$DMN_STATE'.corrupt-* >/dev/null 2>&1"
+dmn_ctl bans list >"$LAB_DIR/bans-adopted.txt" 2>&1
+check "scenario 5: bans already in the kernel are still enforced and adopted" grep -q "$LAB_WAN2_IP" "$LAB_DIR/bans-adopted.txt"
+dmn_stop daemon4
+printf '{"version":1,"bans":[{"prefix":"not-an-address","expires_at":1}]}' >"$DMN_STATE"
+dmn_start daemon5 "$LAB_DIR/policy.toml"
+check "scenario 5: with a semantically corrupt state file the daemon still starts" dmn_answers
+check "scenario 5: the error names the bad field" grep -q "bans\[0\].prefix" "$DMN_EVENTS"
+dmn_stop daemon5
+lab_finish
