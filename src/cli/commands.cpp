@@ -19,6 +19,7 @@ void register_status(CLI::App& app, Action& action);
 void register_grants(CLI::App& app, Action& action);
 void register_bans(CLI::App& app, Action& action);
 void register_reload(CLI::App& app, Action& action);
+void register_simulate(CLI::App& app, Action& action);
 
 std::vector<Registration> all_commands() {
     return {
@@ -38,6 +39,7 @@ std::vector<Registration> all_commands() {
         register_grants,
         register_bans,
         register_reload,
+        register_simulate,
     };
 }
 
