@@ -45,6 +45,8 @@ Result<std::unique_ptr<CaptureReader>> CaptureReader::open(const std::string& pa
     }
     if (handle == nullptr) {
         std::string reason = errbuf[0] != '\0' ? errbuf : "not a pcap or pcapng capture";
+        // libpcap often starts its message with the path already.
+        if (reason.rfind(path + ": ", 0) == 0) reason.erase(0, path.size() + 2);
         return fail(name + ": cannot read capture: " + reason);
     }
     return adopt(handle, std::move(name));
