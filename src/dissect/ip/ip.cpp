@@ -1,14 +1,16 @@
 #include "dissect/ip/ip.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace portcullis::dissect::ip {
 namespace {
 
+// Callers have checked the fixed header fits; slice() checks again, and a miss leaves zeros.
 template <std::size_t N>
 std::array<std::uint8_t, N> copy_address(Bytes data, std::size_t offset) {
     std::array<std::uint8_t, N> out{};
-    for (std::size_t i = 0; i < N; ++i) out[i] = read_u8(data, offset + i).value_or(0);
+    if (auto field = slice(data, offset, N)) std::memcpy(out.data(), field->data(), N);
     return out;
 }
 
