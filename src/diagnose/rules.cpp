@@ -477,7 +477,7 @@ IkeVerdict diagnose_ike(const RuleInput& input, std::size_t index, const std::ve
                 }
                 session.findings.push_back(make_finding(
                     "ike-ip-fragments-lost", severity,
-                    "the " + what + " went out as IP fragments and" + retried +
+                    "the " + what + " went out as IP fragments; it" + retried +
                         "; IKE fragmentation was not negotiated (" + missing + ")" +
                         (first_on_4500 ? "; it was also the first message on UDP 4500" : ""),
                     frames,
