@@ -103,6 +103,30 @@ TEST(SpaVerifier, TimestampWindowBothDirections) {
     }
 }
 
+TEST(SpaVerifier, RealClientTimeOffsetsOf121SecondsAreStale) {
+    // fwknop --time-offset-minus/--time-offset-plus 121s, as in the lab scenario.
+    for (auto [name, direction] : {std::pair{"stale_minus_121", -1}, std::pair{"stale_plus_121", +1}}) {
+        auto vec = testing::read_vector(name);
+        ASSERT_FALSE(vec["packet"].empty()) << name;
+        std::int64_t stamp = std::stoll(vec["timestamp"]);
+        std::int64_t generated = std::stoll(vec["generated_at"]);
+        std::int64_t applied = (stamp - generated) * direction;
+        EXPECT_GE(applied, 119) << name << ": the client applied its offset";
+        EXPECT_LE(applied, 122) << name;
+
+        SpaKey key = alice_key();
+        key.material = testing::vector_keys(vec);
+        // The gateway's clock is where the client's would have been without the offset.
+        std::int64_t gateway_now = stamp - 121 * direction;
+        Harness stale({key});
+        EXPECT_EQ(refusal(stale.verifier.verify(vec["packet"], addr("203.0.113.10"), gateway_now)), Reject::stale)
+            << name;
+        Harness edge({key});
+        auto verdict = edge.verifier.verify(vec["packet"], addr("203.0.113.10"), stamp - 120 * direction);
+        EXPECT_TRUE(verdict) << name << ": 120 s is still inside the window";
+    }
+}
+
 TEST(SpaVerifier, ConfigurableWindow) {
     VerifierConfig config;
     config.window_seconds = 30;
