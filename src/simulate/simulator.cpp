@@ -448,7 +448,7 @@ struct Simulator::Impl {
                     all = false;
                     break;
                 }
-                if (!matched.empty()) element = matched;
+                if (!matched.empty()) element += (element.empty() ? "" : ", ") + matched;
             }
             if (!all) continue;
             if (!element.empty()) c.last_element = element;
@@ -770,6 +770,11 @@ struct Simulator::Impl {
             if (a.family == family) return true;
         return false;
     }
+    // Multicast, broadcast and IPv6 link-local destinations are never forwarded.
+    static bool link_scoped(const Address& a) {
+        if (a.family == Family::ipv4) return a.bytes[0] >= 224;
+        return a.bytes[0] == 0xff || (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80);
+    }
     std::string wan() const { return box.wan_interfaces.empty() ? "wan" : box.wan_interfaces.front(); }
     std::string lan() const { return box.lan_interface.value_or("lan"); }
 
@@ -855,7 +860,7 @@ struct Simulator::Impl {
                 bool local;
                 if (!box.gateway) local = true;
                 else if (way == Way::reply_from_lan) local = false;
-                else if (own_address(c.now_as.destination)) local = true;
+                else if (own_address(c.now_as.destination) || link_scoped(c.now_as.destination)) local = true;
                 else if (c.dnat) local = false;
                 else local = !know_own_addresses(packet.family == 4 ? Family::ipv4 : Family::ipv6);
                 if (local) {
