@@ -806,15 +806,15 @@ struct Simulator::Impl {
         std::optional<std::uint64_t> unnat_conn;
         std::string iif = iif_override ? *iif_override : options.iif.value_or(wan());
         if (!iif_override && !options.iif) {
-            if (own_address(packet.source)) {
-                way = Way::local_out;
-            } else if (auto it = unnat_replies.find(tuple); it != unnat_replies.end() && conntrack.get(it->second)) {
+            if (auto it = unnat_replies.find(tuple); it != unnat_replies.end() && conntrack.get(it->second)) {
                 way = Way::reply_from_lan;
                 unnat_conn = it->second;
             } else if (auto found = conntrack.find(tuple, c.time);
                        found.connection && found.reply && found.connection->inbound_origin) {
                 // The reply of a connection that came in from outside goes back out.
                 way = found.connection->forwarded ? Way::reply_from_lan : Way::local_out;
+            } else if (own_address(packet.source)) {
+                way = Way::local_out;
             }
         }
 
