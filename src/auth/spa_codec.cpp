@@ -34,8 +34,7 @@ bool plausible_ciphertext_length(std::size_t prefixed_length) {
 // version 3) is what fwknop's GnuPG mode sends after cutting its constant "hQ" prefix.
 bool looks_like_gpg(std::string_view body) {
     std::string restored = "hQ" + std::string(body);
-    while (restored.size() % 4 == 1) restored.pop_back();
-    // Ignore trailing-bit canonicality here: this is only a diagnosis of an authenticated packet.
+    // Whole quads only, so trailing-bit canonicality cannot matter: this is just a diagnosis.
     restored.resize(restored.size() - restored.size() % 4);
     auto decoded = base64_decode_unpadded(restored);
     if (!decoded || decoded->size() < 12) return false;

@@ -31,6 +31,8 @@ enum class Reject : std::uint8_t {
 };
 
 inline constexpr std::size_t kRejectCount = 18;
+static_assert(static_cast<std::size_t>(Reject::embedded_address_not_allowed) + 1 == kRejectCount,
+              "kRejectCount must follow the last Reject");
 
 std::string_view to_string(Reject reason);
 
