@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace portcullis::auth {
