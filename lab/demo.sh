@@ -78,9 +78,18 @@ for who in wan wan2; do
   line "from $label: nmap found only: ${open:-nothing open}"
   line "   every other TCP port 1-10000: $(nmap_ignored "$who-tcp" || echo none); other UDP ports: $(nmap_ignored "$who-udp" || echo none)"
 done
-line "udp/500 is IKE, forwarded to the strongSwan server, which answered nmap's probe; UDP 4500 and ESP"
-line "are forwarded too but stay silent to a scanner. tcp/22 answers only the admin (management block)."
-line "The admin UI on 8080 and everything else stayed invisible: dropped, never refused."
+if grep -qx udp/500 <(nmap_ports wan2-udp open); then
+  line "udp/500 is IKE: forwarded to the strongSwan server, which answered nmap's IKE probe."
+fi
+if grep -qx tcp/22 <(nmap_ports wan-tcp open) && ! grep -qx tcp/22 <(nmap_ports wan2-tcp open); then
+  line "tcp/22 (SSH) answers the admin only, as the management block says."
+fi
+closed=$(joined $(nmap_ports wan-tcp closed) $(nmap_ports wan2-tcp closed) $(nmap_ports wan-udp closed) $(nmap_ports wan2-udp closed))
+if [ -z "$closed" ] && ! tcp_probe "$LAB_NS_WAN" "$LAB_WAN_GW" 8080 1; then
+  line "The admin UI on 8080 and every other port stayed invisible: dropped silently, never refused."
+else
+  line "Unexpected: reachable or refused ports besides the forwarded ones: ${closed:-8080}"
+fi
 
 say "Counters on the gateway (what the policy did)"
 gw_nft list counters table inet portcullis 2>/dev/null \
