@@ -147,13 +147,10 @@ std::vector<PortEntry> sorted_disjoint(std::vector<PortEntry> entries) {
 
 // Merge overlapping/duplicate ranges per protocol (a plain set, no data to disagree about).
 std::vector<PortEntry> merged(std::vector<PortEntry> entries) {
-    entries = [&] {
-        std::stable_sort(entries.begin(), entries.end(), [](const PortEntry& a, const PortEntry& b) {
-            if (a.protocol != b.protocol) return a.protocol < b.protocol;
-            return (a.ports ? a.ports->first : 0) < (b.ports ? b.ports->first : 0);
-        });
-        return entries;
-    }();
+    std::stable_sort(entries.begin(), entries.end(), [](const PortEntry& a, const PortEntry& b) {
+        if (a.protocol != b.protocol) return a.protocol < b.protocol;
+        return (a.ports ? a.ports->first : 0) < (b.ports ? b.ports->first : 0);
+    });
     std::vector<PortEntry> out;
     for (auto& entry : entries) {
         if (!out.empty() && out.back().protocol == entry.protocol && entry.ports && out.back().ports &&

@@ -260,6 +260,27 @@ TEST(AllowLists, NestedPrefixesCollapseAndSinglesInline) {
     EXPECT_NE(rule_index(chain(table, "svc_media"), "ip6 saddr 2001:db8::/32 counter"), std::string::npos);
 }
 
+TEST(Management, PortsMergedAndPortlessProtocolsSeparate) {
+    policy::Policy p;
+    p.wan_interfaces = {"eth0"};
+    p.management.sources = {*Prefix::parse("203.0.113.10")};
+    p.management.ports = {{policy::IpProtocol::tcp, policy::PortRange{22, 22}, {}},
+                          {policy::IpProtocol::tcp, policy::PortRange{20, 30}, {}},
+                          {policy::IpProtocol::udp, policy::PortRange{22, 22}, {}},
+                          {policy::IpProtocol::gre, std::nullopt, {}}};
+    auto table = compile::compile_ir(p);
+    const auto* ports = table.find_set("mgmt_ports");
+    ASSERT_NE(ports, nullptr);
+    ASSERT_EQ(ports->elements.size(), 2u);
+    EXPECT_EQ(std::get<policy::PortRange>(ports->elements[0].key[1]), (policy::PortRange{20, 30}));
+    EXPECT_EQ(std::get<ir::Proto>(ports->elements[1].key[0]).number, 17);
+    const auto* protos = table.find_set("mgmt_protos");
+    ASSERT_NE(protos, nullptr);
+    EXPECT_EQ(protos->elements.size(), 1u);
+    EXPECT_EQ(table.find_set("mgmt6"), nullptr);  // no IPv6 management source, no set
+    EXPECT_NE(rule_index(chain(table, "input_filter"), "ip saddr @mgmt4 meta l4proto @mgmt_protos"), std::string::npos);
+}
+
 TEST(Identifiers, SanitizedDeterministicAndDistinct) {
     EXPECT_EQ(ir::identifier("svc_", "vpn-1_a"), "svc_vpn-1_a");
     auto odd = ir::identifier("svc_", "my vpn");
@@ -329,6 +350,20 @@ TEST(Corners, UnusualPoliciesStillLoadIntoTheKernel) {
         s.allow_any = true;
         p.services.push_back(s);
         cases.emplace_back("nowan", p);
+    }
+    {
+        policy::Policy p;  // overlapping claims (the parser rejects these) must not break the table
+        p.wan_interfaces = {"eth0"};
+        for (const char* name : {"a", "b"}) {
+            policy::Service s;
+            s.name = name;
+            s.ports = {{policy::IpProtocol::udp, policy::PortRange{500, 600}, {}},
+                       {policy::IpProtocol::esp, std::nullopt, {}}};
+            s.allow_any = true;
+            p.services.push_back(s);
+        }
+        p.services[1].ports[0].ports = policy::PortRange{550, 560};
+        cases.emplace_back("overlap", p);
     }
     for (const auto& [name, policy] : cases) {
         SCOPED_TRACE(name);
