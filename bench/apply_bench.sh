@@ -55,7 +55,7 @@ pc compile "$POLICY" >"$WORK/compiled.nft"
 echo "policy: $SERVICES services, $SERVICES allow CIDRs; compiled text $(wc -l <"$WORK/compiled.nft") lines, $(wc -c <"$WORK/compiled.nft") bytes"
 
 declare -A samples
-for run in $(seq 1 "$RUNS"); do
+for _ in $(seq 1 "$RUNS"); do
   ip netns exec "$NS" nft delete table inet portcullis 2>/dev/null || true
   t=$(now_ns); pc apply "$POLICY" >/dev/null; samples[pc_create]+="$(ms_since "$t") "
   t=$(now_ns); pc apply "$POLICY" >/dev/null; samples[pc_replace]+="$(ms_since "$t") "
@@ -71,12 +71,13 @@ done
 
 ip netns exec "$NS" nft list table inet portcullis >/dev/null
 
+declare -A medians
 report() {  # report KEY LABEL
   local vals med
   vals=${samples[$1]}
   med=$(tr ' ' '\n' <<<"$vals" | grep . | median)
   printf '%-44s median %6d ms   runs: %s\n' "$2" "$med" "$vals"
-  eval "median_$1=$med"
+  medians[$1]=$med
 }
 echo "runs: $RUNS, kernel $(uname -r), $(nproc) CPUs, $(nft --version)"
 report pc_create   "portcullis apply (no table before)"
@@ -86,7 +87,7 @@ report nft_replace "nft -f delete+add (replacing the table)"
 report pc_dry      "portcullis apply --dry-run (kernel check only)"
 report pc_compile  "portcullis compile (parse+validate+compile)"
 report pc_check    "portcullis check (parse+validate+report)"
-awk -v a="$median_pc_create" -v b="$median_nft_create" -v c="$median_pc_replace" -v d="$median_nft_replace" 'BEGIN {
+awk -v a="${medians[pc_create]}" -v b="${medians[nft_create]}" -v c="${medians[pc_replace]}" -v d="${medians[nft_replace]}" 'BEGIN {
   printf "ratio apply/nft -f, create:  %.2f\n", (b > 0 ? a / b : 0)
   printf "ratio apply/nft -f, replace: %.2f\n", (d > 0 ? c / d : 0)
 }'

@@ -17,7 +17,6 @@ lab_require_portcullis
 say() { printf '\n== %s\n' "$*"; }
 line() { printf '   %s\n' "$*"; }
 
-LAB_SHOW_LOGS_ON_FAIL=1
 lab_init "demo$$"
 say "Building the lab: network namespaces joined by virtual cables"
 lab_up
@@ -74,7 +73,7 @@ for who in wan wan2; do
   if [ $who = wan ]; then ns=$LAB_NS_WAN target=$LAB_WAN_GW label="203.0.113.10 (admin)"; else ns=$LAB_NS_WAN2 target=$LAB_WAN2_GW label="198.51.100.20 (stranger)"; fi
   nmap_scan "$who-tcp" "$ns" -sS -T4 --min-rate 3000 -p "$ports_tcp" "$target"
   nmap_scan "$who-udp" "$ns" -sU -T4 --min-rate 1000 -p "$ports_udp" "$target"
-  open=$(joined $(nmap_ports "$who-tcp" open) $(nmap_ports "$who-udp" open))
+  open=$({ nmap_ports "$who-tcp" open; nmap_ports "$who-udp" open; } | joined)
   line "from $label: nmap found only: ${open:-nothing open}"
   line "   every other TCP port 1-10000: $(nmap_ignored "$who-tcp" || echo none); other UDP ports: $(nmap_ignored "$who-udp" || echo none)"
 done
@@ -84,7 +83,7 @@ fi
 if grep -qx tcp/22 <(nmap_ports wan-tcp open) && ! grep -qx tcp/22 <(nmap_ports wan2-tcp open); then
   line "tcp/22 (SSH) answers the admin only, as the management block says."
 fi
-closed=$(joined $(nmap_ports wan-tcp closed) $(nmap_ports wan2-tcp closed) $(nmap_ports wan-udp closed) $(nmap_ports wan2-udp closed))
+closed=$({ nmap_ports wan-tcp closed; nmap_ports wan2-tcp closed; nmap_ports wan-udp closed; nmap_ports wan2-udp closed; } | joined)
 if [ -z "$closed" ] && ! tcp_probe "$LAB_NS_WAN" "$LAB_WAN_GW" 8080 1; then
   line "The admin UI on 8080 and every other port stayed invisible: dropped silently, never refused."
 else

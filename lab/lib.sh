@@ -120,8 +120,7 @@ lab_stop() {
   [ -f "$f" ] || return 0
   pid=$(cat "$f")
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-  local i
-  for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL -- "-$pid" 2>/dev/null
   rm -f "$f"
   return 0
@@ -235,8 +234,8 @@ nmap_ports() {
 # nmap_ignored NAME : the "Ignored State" summary (e.g. "filtered (9997)"), if any.
 nmap_ignored() { grep -o 'Ignored State: [^	]*' "$LAB_DIR/nmap-$1.gnmap" | sed 's/Ignored State: //'; }
 
-# joined LIST... : the words joined by single spaces (for comparing port lists).
-joined() { echo $*; }
+# joined : stdin's lines joined by single spaces (for comparing port lists).
+joined() { paste -sd' ' -; }
 
 # ---------------------------------------------------------------- probes
 
@@ -256,8 +255,8 @@ tcp_banner() {
 # udp_banner NS ADDR PORT: sends a datagram (up to 3 tries, UDP being lossy), prints the reply of
 # a listen_udp listener; prints nothing when no answer came.
 udp_banner() {
-  local ns=$1 addr=$2 port=$3 try reply
-  for try in 1 2 3; do
+  local ns=$1 addr=$2 port=$3 reply
+  for _ in 1 2 3; do
     reply=$(echo probe | ns_exec "$ns" timeout 3 socat -T1.5 - "UDP:$(_sock_addr "$addr"):$port" 2>/dev/null | head -n1)
     [ -n "$reply" ] && { echo "$reply"; return 0; }
   done

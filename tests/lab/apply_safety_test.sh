@@ -17,7 +17,7 @@ lab_require_portcullis
 lab_init "as$$"
 lab_up
 
-GW=$LAB_NS_GW WAN=$LAB_NS_WAN WAN2=$LAB_NS_WAN2 LAN=$LAB_NS_LAN
+GW=$LAB_NS_GW WAN=$LAB_NS_WAN LAN=$LAB_NS_LAN
 policy_a=$(lab_policy stream-a.toml)
 policy_b=$(lab_policy stream-b.toml)
 APPLY_ROUNDS=${APPLY_ROUNDS:-50}

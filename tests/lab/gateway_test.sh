@@ -75,8 +75,8 @@ nmap_scan wan2-tcp "$WAN2" -sS -T4 --min-rate 3000 -p "$tcp_range" "$LAB_WAN2_GW
 nmap_scan wan-udp "$WAN" -sU -T4 --min-rate 1000 -p "$udp_ports" "$LAB_WAN_GW"
 nmap_scan wan2-udp "$WAN2" -sU -T4 --min-rate 1000 -p "$udp_ports" "$LAB_WAN2_GW"
 
-open_wan_tcp=$(joined $(nmap_ports wan-tcp open))
-open_wan2_tcp=$(joined $(nmap_ports wan2-tcp open))
+open_wan_tcp=$(nmap_ports wan-tcp open | joined)
+open_wan2_tcp=$(nmap_ports wan2-tcp open | joined)
 echo "info: nmap TCP from wan  (management) open: [$open_wan_tcp]; other: $(nmap_ignored wan-tcp)"
 echo "info: nmap TCP from wan2 open: [$open_wan2_tcp]; other: $(nmap_ignored wan2-tcp)"
 check "scenario 2: TCP scan from wan finds exactly ssh(mgmt) 22, web 8000, partner 9000 open" \
@@ -86,8 +86,8 @@ check "scenario 2: TCP scans find no closed port (every other SYN is dropped sil
   test -z "$(nmap_ports wan-tcp closed)$(nmap_ports wan2-tcp closed)"
 
 for who in wan wan2; do
-  open_udp=$(joined $(nmap_ports "$who-udp" open))
-  closed_udp=$(joined $(nmap_ports "$who-udp" closed))
+  open_udp=$(nmap_ports "$who-udp" open | joined)
+  closed_udp=$(nmap_ports "$who-udp" closed | joined)
   echo "info: nmap UDP from $who open: [$open_udp] closed: [$closed_udp] open|filtered: $(nmap_ports "$who-udp" 'open|filtered' | wc -l) other: $(nmap_ignored "$who-udp")"
   unexpected=$(nmap_ports "$who-udp" open | grep -vxE 'udp/(500|4500|9000)')
   check "scenario 2: UDP scan from $who: every open port is a forwarded one (500, 4500, 9000)" test -z "$unexpected"

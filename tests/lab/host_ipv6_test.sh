@@ -52,9 +52,9 @@ check "scenario 5: the same policy holds for IPv4 (TCP 8001 dropped from 198.51.
 
 nmap_scan v6-tcp "$WAN2" -6 -sS -T4 --min-rate 3000 -p 1-10000 "$LAB_WAN2_GW6"
 nmap_scan v6-udp "$WAN2" -6 -sU -T4 --min-rate 1000 -p 1-1024,5353,9001,51820 "$LAB_WAN2_GW6"
-open_tcp=$(joined $(nmap_ports v6-tcp open))
+open_tcp=$(nmap_ports v6-tcp open | joined)
 echo "info: nmap -6 TCP from 2001:db8:2::20 open: [$open_tcp]; other: $(nmap_ignored v6-tcp)"
-echo "info: nmap -6 UDP open: [$(joined $(nmap_ports v6-udp open))] closed: [$(joined $(nmap_ports v6-udp closed))]; other: $(nmap_ignored v6-udp)"
+echo "info: nmap -6 UDP open: [$(nmap_ports v6-udp open | joined)] closed: [$(nmap_ports v6-udp closed | joined)]; other: $(nmap_ignored v6-udp)"
 check "scenario 5: nmap -6 TCP scan finds exactly 8000 open" test "$open_tcp" = "tcp/8000"
 check "scenario 5: nmap -6 TCP scan finds no closed port" test -z "$(nmap_ports v6-tcp closed)"
 check "scenario 5: nmap -6 UDP scan: nothing open but 51820, nothing closed" \
