@@ -1088,7 +1088,8 @@ std::vector<Session> apply_rules(const RuleInput& input) {
         Session session = diagnose_pptp(input.pptp[i]);
         if (!pptp_icmp[i].empty()) {
             session.findings.insert(session.findings.begin(), pptp_icmp[i].begin(), pptp_icmp[i].end());
-            conclude(session, false, {}, {});
+            bool established = session.outcome == Outcome::established || session.outcome == Outcome::recovered;
+            conclude(session, established, session.cause, session.cause);
         }
         sessions.push_back(std::move(session));
     }
