@@ -53,7 +53,7 @@ link_selector() {  # selector byte for dissect_link/dissect_packet targets
     esac
 }
 
-rm -rf "$out"
+rm -rf "$out"/dissect_*   # other stages keep their own seeds here
 for capture in "${captures[@]}"; do
     [[ -f $capture ]] || continue
     current=$(basename "$capture")
@@ -111,6 +111,6 @@ save dissect_recognisers "02" "04000000$(printf '%056x' 5)"
 save dissect_l2tp "" "c80200140000000000000000800800000000000180080000000200010000"
 save dissect_l2tp "" "c802001a002a000000030002800800000000000480080000000100020006"
 
-for dir in "$out"/*/; do
+for dir in "$out"/dissect_*/; do
     printf '%-24s %3d seeds\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
 done
