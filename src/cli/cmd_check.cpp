@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "compile/report.hpp"
 #include "policy/load.hpp"
 
 namespace portcullis::cli {
@@ -23,22 +24,28 @@ nlohmann::json diagnostic_json(const policy::Diagnostic& diagnostic) {
 int run_check(const CheckOptions& options) {
     policy::LoadResult loaded = policy::load_file(options.policy_path);
     if (options.json) {
-        nlohmann::json out{{"policy", options.policy_path}, {"ok", loaded.ok()}, {"diagnostics", nlohmann::json::array()}};
+        nlohmann::json out{{"policy", options.policy_path},
+                           {"ok", loaded.ok()},
+                           {"diagnostics", nlohmann::json::array()},
+                           {"report", nullptr}};
         for (const auto& diagnostic : loaded.diagnostics) out["diagnostics"].push_back(diagnostic_json(diagnostic));
+        if (loaded.ok()) out["report"] = compile::render_report_json(*loaded.policy);
         fmt::print("{}\n", out.dump(2));
         return loaded.ok() ? kOk : kPolicyInvalid;
     }
     std::size_t errors = 0;
     std::size_t warnings = 0;
+    // A valid policy's warnings are part of the report; an invalid one gets every diagnostic.
     for (const auto& diagnostic : loaded.diagnostics) {
         (diagnostic.severity == policy::Severity::error ? errors : warnings)++;
-        fmt::print(stderr, "{}\n", policy::format(diagnostic));
+        if (!loaded.ok()) fmt::print(stderr, "{}\n", policy::format(diagnostic));
     }
     if (!loaded.ok()) {
         fmt::print(stderr, "{}: {} error{}, {} warning{}; nothing was applied\n", options.policy_path, errors,
                    errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
         return kPolicyInvalid;
     }
+    fmt::print("{}", compile::render_report_text(*loaded.policy));
     fmt::print("{}: valid ({} service{}, {} warning{})\n", options.policy_path, loaded.policy->services.size(),
                loaded.policy->services.size() == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
     return kOk;
@@ -56,7 +63,8 @@ void register_check(CLI::App& app, Action& action) {
         "  portcullis check policy.toml\n  portcullis check policy.toml --json | jq .diagnostics");
     auto options = std::make_shared<CheckOptions>();
     sub->add_option("POLICY", options->policy_path, "policy file (TOML)")->required();
-    sub->add_flag("--json", options->json, "print diagnostics and the report as JSON");
+    sub->add_flag("--json", options->json,
+                  "print {policy, ok, diagnostics[], report} as JSON (report: see compile/report.hpp; null on errors)");
     sub->callback([&action, options] {
         action = [options] { return run_check(*options); };
     });
