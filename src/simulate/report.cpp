@@ -149,7 +149,7 @@ nlohmann::json to_json(const Outcome& o, bool explain) {
         if (p.icmp_type) j["icmp_type"] = *p.icmp_type;
         if (p.fragment) j["fragment_offset"] = p.fragment->offset_bytes;
     }
-    j["summary"] = summary_text(p);
+    j["packet"] = summary_text(p);
     if (o.verdict == Verdict::reject) j["reject_with"] = o.reject_with;
     j["path"] = path_name(o.path);
     if (!o.iif.empty()) j["iif"] = o.iif;

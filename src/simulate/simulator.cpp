@@ -632,6 +632,13 @@ struct Simulator::Impl {
             conntrack.remove(found.connection->id);
             found = {};
         }
+        if (found.connection && tcp && !found.reply && found.connection->tcp == TcpState::syn_sent &&
+            !syn_only && !(flags & 0x04)) {
+            // nf_conntrack_tcp: in SYN_SENT only a SYN (retransmit) or RST may come from the
+            // originator; an ACK or FIN before the SYN-ACK is invalid.
+            c.ct_bits = ir::ct_invalid;
+            return;
+        }
         if (found.connection) {
             Connection& conn = *found.connection;
             c.connection = &conn;

@@ -127,6 +127,10 @@ std::vector<Case> cases() {
                            Verdict::reject, Path::input, "deny_closed", "icmpx admin-prohibited", "", "", "new"});
         c.steps.push_back({"sstp open", tcp4("198.51.100.7", "203.0.113.1", 40001, 443), -1, Verdict::accept,
                            Path::input, "svc_sstp", "accept", "tcp . 443 : jump svc_sstp", "", "new"});
+        c.steps.push_back({"ack before the syn-ack is invalid", tcp4("198.51.100.7", "203.0.113.1", 40001, 443, kAck), -1,
+                           Verdict::drop, Path::input, "input_filter", "ct state invalid", "", "", "invalid"});
+        c.steps.push_back({"syn retransmit is still new", tcp4("198.51.100.7", "203.0.113.1", 40001, 443), -1,
+                           Verdict::accept, Path::input, "svc_sstp", "accept", "", "", "new"});
         all.push_back(std::move(c));
     }
     {
