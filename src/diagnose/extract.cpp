@@ -132,7 +132,9 @@ void extract_ike(const ike::Message& message, bool header_only, IkeFacts& out) {
             case ike::payload::kV2Sa: {
                 auto sa = ike::SaPayload::parse(*payload);
                 if (!sa) break;
-                out.proposals = describe_proposals(*sa);
+                if (auto whole = slice(message.bytes(), payload->offset, payload->length)) {
+                    out.sa_payload = *whole;
+                }
                 if (!v2) {
                     auto proposals = sa->proposal_chain();
                     if (auto proposal = proposals.next()) {
@@ -264,9 +266,19 @@ std::vector<std::string> describe_proposals(const ike::SaPayload& sa, std::size_
     return lines;
 }
 
+std::vector<std::string> describe_sa_payload(Bytes payload, bool v2) {
+    std::uint8_t type = v2 ? ike::payload::kV2Sa : ike::payload::kV1Sa;
+    ike::PayloadChain chain(payload, type, 0);
+    auto generic = chain.next();
+    if (!generic) return {};
+    auto sa = ike::SaPayload::parse(*generic);
+    if (!sa) return {};
+    return describe_proposals(*sa);
+}
+
 bool extract_facts(const dissect::PacketSummary& summary, std::uint64_t frame, double time,
                    PacketFacts& facts) {
-    facts = PacketFacts{};
+    facts.reset();
     facts.frame = frame;
     facts.time = time;
     if (summary.ip_version == 0) return false;

@@ -11,5 +11,7 @@ bool extract_facts(const dissect::PacketSummary& summary, std::uint64_t frame, d
 
 // Readable one-line summaries of the proposals of an SA payload ("IKE: AES_CBC-256/...").
 std::vector<std::string> describe_proposals(const dissect::ike::SaPayload& sa, std::size_t limit = 8);
+// Same, from the raw payload kept in IkeFacts::sa_payload.
+std::vector<std::string> describe_sa_payload(Bytes payload, bool v2);
 
 }  // namespace portcullis::diagnose

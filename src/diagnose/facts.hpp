@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.hpp"
 #include "common/net.hpp"
 
 namespace portcullis::diagnose {
@@ -38,13 +39,24 @@ struct IkeFacts {
     bool header_only = false;          // payloads not visible (first IP fragment, truncation)
     bool ike_fragment = false;         // IKEv2 SKF or IKEv1 fragment payload
     std::vector<IkeNotify> notifies;
-    std::vector<std::string> proposals;       // one readable line per offered/chosen proposal
+    // The SA payload (generic header included), described only when the tracker needs it:
+    // valid while the frame is being observed.
+    std::optional<Bytes> sa_payload;
     std::optional<HashAlgorithm> v1_hash;     // IKEv1: hash of the first transform (chosen one in replies)
     std::optional<std::uint16_t> ke_group;
     std::vector<std::vector<std::uint8_t>> v1_nat_d;  // IKEv1 NAT-D hashes in payload order
     bool vendor_nat_t = false;          // IKEv1 RFC 3947 / draft NAT-T vendor ID
     bool vendor_fragmentation = false;  // IKEv1 fragmentation vendor ID
 
+    void reset() {
+        std::vector<IkeNotify> keep_notifies = std::move(notifies);
+        std::vector<std::vector<std::uint8_t>> keep_nat_d = std::move(v1_nat_d);
+        keep_notifies.clear();
+        keep_nat_d.clear();
+        *this = IkeFacts{};
+        notifies = std::move(keep_notifies);
+        v1_nat_d = std::move(keep_nat_d);
+    }
     bool is_v2_response() const { return (flags & 0x20) != 0; }
     bool is_v2_initiator() const { return (flags & 0x08) != 0; }
 };
@@ -136,6 +148,17 @@ struct PacketFacts {
     TcpFacts tcp;
     GreFacts gre;
     IcmpErrorFacts icmp;
+
+    // Back to the empty state, keeping allocated capacity (this runs once per frame).
+    void reset() {
+        std::vector<PptpFacts> keep_pptp = std::move(pptp);
+        keep_pptp.clear();
+        IkeFacts keep_ike = std::move(ike);
+        keep_ike.reset();
+        *this = PacketFacts{};
+        pptp = std::move(keep_pptp);
+        ike = std::move(keep_ike);
+    }
 };
 
 }  // namespace portcullis::diagnose

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "diagnose/extract.hpp"
 #include "diagnose/rules.hpp"
 #include "diagnose/tracker_state.hpp"
 
@@ -15,6 +16,7 @@ constexpr std::size_t kMaxRecordsPerSa = 256;
 constexpr std::size_t kMaxErrorsPerSa = 16;
 constexpr std::size_t kMaxPendingNatD = 8;
 constexpr std::size_t kMaxCallsPerTunnel = 256;
+constexpr std::size_t kMaxNatDChecks = 6;
 
 bool is_nat_d_notify(std::uint16_t type) { return type == 16388 || type == 16389; }
 
@@ -171,12 +173,13 @@ void Tracker::State::observe_ike(const PacketFacts& packet) {
     }
     if (m.ike_fragment) sa.ike_fragments_used = true;
 
-    if (!m.proposals.empty()) {
+    if (m.sa_payload) {
+        // Described once per side: retransmissions carry the same offer.
         if (from_initiator && sa.offered.empty()) {
-            sa.offered = m.proposals;
+            sa.offered = describe_sa_payload(*m.sa_payload, m.major_version == 2);
             sa.offered_frame = packet.frame;
         } else if (!from_initiator && sa.chosen.empty()) {
-            sa.chosen = m.proposals;
+            sa.chosen = describe_sa_payload(*m.sa_payload, m.major_version == 2);
             sa.chosen_frame = packet.frame;
         }
     }
@@ -208,7 +211,8 @@ void Tracker::State::observe_ike(const PacketFacts& packet) {
             }
         }
     }
-    if (!nat_source.empty() || !nat_destination.empty()) {
+    // The verdict cannot change with retransmissions: a few checked messages are evidence enough.
+    if ((!nat_source.empty() || !nat_destination.empty()) && sa.nat_d_checked_frames.size() < kMaxNatDChecks) {
         check_v2_nat_d(sa, packet, from_initiator, nat_source, nat_destination);
     }
     if (!m.v1_nat_d.empty() && sa.pending_nat_d.size() < kMaxPendingNatD) {
