@@ -490,6 +490,7 @@ struct Simulator::Impl {
                             if (set && k) hit = lookup(*set, *k, c.time);
                             if (!hit || !hit->element) {
                                 rule_done = true;  // no element: the rule stops, next rule
+                                trace(c, chain->name, rule_number, "no element in @" + x.map + ": next rule");
                                 return;
                             }
                             element = hit->text;
@@ -505,6 +506,7 @@ struct Simulator::Impl {
                             const bool family_ok = (x.family == Family::ipv4) == (c.packet->family == 4);
                             if (!hit || !hit->element || !family_ok) {
                                 rule_done = true;
+                                trace(c, chain->name, rule_number, "no element in @" + x.map + ": next rule");
                                 return;
                             }
                             element = hit->text;
