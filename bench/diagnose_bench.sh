@@ -44,15 +44,18 @@ print(total)
 PY
 }
 
-measure() {  # measure LABEL COMMAND... -> "seconds rss_kb"
+measure() {  # measure LABEL COMMAND... -> "wall_seconds cpu_seconds rss_kb"
     local label=$1
     shift
     /usr/bin/time -v "$@" > /dev/null 2> "$work/$label.time" || true
-    local wall rss
+    local wall rss user sys
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/$label.time")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/$label.time")
+    user=$(awk -F': ' '/User time/ {print $2}' "$work/$label.time")
+    sys=$(awk -F': ' '/System time/ {print $2}' "$work/$label.time")
     # h:mm:ss or m:ss.cc -> seconds
-    echo "$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }') $rss"
+    echo "$(echo "$wall" | awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')" \
+         "$(echo "$user $sys" | awk '{print $1 + $2}')" "$rss"
 }
 
 big=$work/big.pcap
@@ -61,21 +64,27 @@ frames_big=$(make_capture "$big" "$size_mb")
 frames_small=$(make_capture "$small" $(( size_mb / 10 )))
 bytes_big=$(stat -c %s "$big")
 
-read -r t_small rss_small < <(measure diagnose-small "$binary" diagnose "$small")
-read -r t_diag rss_diag < <(measure diagnose "$binary" diagnose "$big")
-read -r t_tshark rss_tshark < <(measure tshark tshark -r "$big")
+read -r t_small c_small rss_small < <(measure diagnose-small "$binary" diagnose "$small")
+read -r t_diag c_diag rss_diag < <(measure diagnose "$binary" diagnose "$big")
+read -r t_tshark c_tshark rss_tshark < <(measure tshark tshark -r "$big")
 
-python3 - "$frames_big" "$bytes_big" "$t_diag" "$rss_diag" "$t_tshark" "$rss_tshark" "$frames_small" "$t_small" "$rss_small" <<'PY'
+python3 - "$frames_big" "$bytes_big" "$t_diag" "$c_diag" "$rss_diag" "$t_tshark" "$c_tshark" "$rss_tshark" \
+    "$frames_small" "$c_small" "$rss_small" <<'PY'
 import sys
-frames, size, t_diag, rss_diag, t_tshark, rss_tshark, frames_small, t_small, rss_small = sys.argv[1:]
+(frames, size, t_diag, c_diag, rss_diag, t_tshark, c_tshark, rss_tshark,
+ frames_small, c_small, rss_small) = sys.argv[1:]
 frames, size, frames_small = int(frames), int(size), int(frames_small)
-t_diag, t_tshark, t_small = float(t_diag), float(t_tshark), float(t_small)
-print(f"| capture | frames | portcullis diagnose | tshark -r | ratio |")
-print(f"|---|---|---|---|---|")
-print(f"| {size / 2**30:.2f} GiB | {frames:,} | {t_diag:.2f} s, {frames / t_diag / 1e6:.2f} Mpps, "
-      f"{size / t_diag / 2**20:.0f} MiB/s, peak RSS {int(rss_diag) / 1024:.1f} MiB | "
-      f"{t_tshark:.2f} s, {frames / t_tshark / 1e6:.3f} Mpps, peak RSS {int(rss_tshark) / 1024:.0f} MiB | "
-      f"{t_tshark / t_diag:.0f}x |")
-print(f"| {size / 10 / 2**30:.2f} GiB | {frames_small:,} | {t_small:.2f} s, peak RSS {int(rss_small) / 1024:.1f} MiB | | |")
+t_diag, c_diag, t_tshark, c_tshark, c_small = map(float, (t_diag, c_diag, t_tshark, c_tshark, c_small))
+mib = lambda kb: int(kb) / 1024
+print("| capture | frames | tool | wall | CPU (user+sys) | Mpps per CPU-second | peak RSS |")
+print("|---|---|---|---|---|---|---|")
+print(f"| {size / 2**30:.2f} GiB | {frames:,} | portcullis diagnose | {t_diag:.2f} s | {c_diag:.2f} s | "
+      f"{frames / c_diag / 1e6:.2f} | {mib(rss_diag):.1f} MiB |")
+print(f"| {size / 2**30:.2f} GiB | {frames:,} | tshark -r | {t_tshark:.2f} s | {c_tshark:.2f} s | "
+      f"{frames / c_tshark / 1e6:.3f} | {mib(rss_tshark):.0f} MiB |")
+print(f"| {size / 10 / 2**30:.2f} GiB | {frames_small:,} | portcullis diagnose | | {c_small:.2f} s | "
+      f"{frames_small / c_small / 1e6:.2f} | {mib(rss_small):.1f} MiB |")
+print()
+print(f"ratio tshark/diagnose: wall {t_tshark / t_diag:.0f}x, CPU {c_tshark / c_diag:.0f}x")
 PY
 echo "(work files in $work; remove with rm -rf $work)"
