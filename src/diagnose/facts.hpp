@@ -150,14 +150,29 @@ struct PacketFacts {
     IcmpErrorFacts icmp;
 
     // Back to the empty state, keeping allocated capacity (this runs once per frame).
+    // Only the members the previous frame's kind filled are cleared.
     void reset() {
-        std::vector<PptpFacts> keep_pptp = std::move(pptp);
-        keep_pptp.clear();
-        IkeFacts keep_ike = std::move(ike);
-        keep_ike.reset();
-        *this = PacketFacts{};
-        pptp = std::move(keep_pptp);
-        ike = std::move(keep_ike);
+        switch (kind) {
+            case Kind::ike: ike.reset(); break;
+            case Kind::l2tp: l2tp = L2tpFacts{}; break;
+            case Kind::pptp:
+                pptp.clear();
+                tcp = TcpFacts{};
+                break;
+            case Kind::gre: gre = GreFacts{}; break;
+            case Kind::icmp_error: icmp = IcmpErrorFacts{}; break;
+            default: break;
+        }
+        frame = 0;
+        time = 0;
+        kind = Kind::other;
+        source = Endpoint{};
+        destination = Endpoint{};
+        ip_protocol = 0;
+        ip_length = 0;
+        esp_in_udp = false;
+        fragment.reset();
+        esp = EspFacts{};
     }
 };
 
