@@ -157,10 +157,24 @@ bool starts_with_word(std::string_view text, std::string_view word) {
 
 }  // namespace
 
+namespace {
+std::string object_key(std::string_view kind, std::string_view name) {
+    std::string key(kind);
+    key += '\0';
+    key += name;
+    return key;
+}
+}  // namespace
+
+void TableText::index() {
+    by_key_.clear();
+    for (std::size_t i = 0; i < objects.size(); ++i) by_key_.emplace(object_key(objects[i].kind, objects[i].name), i);
+}
+
 const TableObject* TableText::find(std::string_view kind, std::string_view object_name) const {
-    for (const auto& object : objects)
-        if (object.kind == kind && object.name == object_name) return &object;
-    return nullptr;
+    auto hit = by_key_.find(object_key(kind, object_name));
+    if (hit == by_key_.end() || hit->second >= objects.size()) return nullptr;
+    return &objects[hit->second];
 }
 
 Result<TableText> scan_table(std::string_view text) {
@@ -204,7 +218,10 @@ Result<TableText> scan_table(std::string_view text) {
         cursor.skip_blanks();
         if (cursor.done()) return fail(fmt::format("table {} {} is not closed with '}}'", table.family, table.name));
         char c = cursor.peek();
-        if (c == '}') return table;
+        if (c == '}') {
+            table.index();
+            return table;
+        }
         if (c == '\n' || c == ';') {
             words.clear();
             cursor.advance();

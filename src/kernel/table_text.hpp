@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.hpp"
@@ -28,7 +29,12 @@ struct TableText {
     std::string name;
     std::vector<TableObject> objects;  // in text order
 
+    // By kind and name; O(1) (tables with 10,000 services have 40,000 objects).
     const TableObject* find(std::string_view kind, std::string_view name) const;
+    void index();  // scan_table calls it; call again after changing `objects`
+
+private:
+    std::unordered_map<std::string, std::size_t> by_key_;
 };
 
 // Reads the first `table FAMILY NAME { ... }` block of `text`. The views point into `text`.
