@@ -160,6 +160,21 @@ struct Simulator::Impl {
     Summary totals;
     std::uint64_t connections_created = 0;
     bool anchored = false;
+    // Rendered once at load: the per-packet path only looks texts up.
+    std::map<const ir::Rule*, std::string> rule_texts;
+    std::map<const ir::Element*, std::string> element_texts;
+    std::map<ir::BaseChain::Hook, std::vector<const ir::Chain*>> chains_by_hook;
+
+    void prepare() {
+        for (const auto& chain : table.chains)
+            for (const auto& rule : chain.rules) rule_texts[&rule] = ir::render(rule);
+        for (const auto& set : table.sets)
+            for (const auto& element : set.elements) element_texts[&element] = element_text(set, element);
+        for (auto hook : {ir::BaseChain::Hook::prerouting, ir::BaseChain::Hook::input, ir::BaseChain::Hook::forward,
+                          ir::BaseChain::Hook::output, ir::BaseChain::Hook::postrouting})
+            chains_by_hook[hook] = sorted_hook_chains(hook);
+    }
+    const std::string& rule_text(const ir::Rule& rule) { return rule_texts[&rule]; }
 
     // Per-packet evaluation context.
     struct Context {
@@ -272,7 +287,7 @@ struct Simulator::Impl {
 
     std::optional<Hit> lookup(const ir::Set& set, const std::vector<ir::Value>& k, double now) {
         for (const auto& element : set.elements)
-            if (key_matches(element.key, k)) return Hit{&element, nullptr, element_text(set, element)};
+            if (key_matches(element.key, k)) return Hit{&element, nullptr, element_texts[&element]};
         auto it = runtime.find(set.name);
         if (it == runtime.end()) return std::nullopt;
         for (auto& element : it->second)
@@ -452,13 +467,13 @@ struct Simulator::Impl {
             }
             if (!all) continue;
             if (!element.empty()) c.last_element = element;
-            trace(c, chain->name, rule_number, ir::render(rule), element);
+            trace(c, chain->name, rule_number, rule_text(rule), element);
             auto decide = [&](Verdict v, std::string with = {}) {
                 ChainVerdict out;
                 out.verdict = v;
                 out.reject_with = std::move(with);
                 out.by_rule = true;
-                out.decision = Decision{chain->name, rule_number, ir::render(rule),
+                out.decision = Decision{chain->name, rule_number, rule_text(rule),
                                         element.empty() ? c.last_element : element};
                 return out;
             };
@@ -566,7 +581,7 @@ struct Simulator::Impl {
     }
 
     // Base chains on a hook, by priority (then table order, as nft does for equal priorities).
-    std::vector<const ir::Chain*> hook_chains(ir::BaseChain::Hook hook) const {
+    std::vector<const ir::Chain*> sorted_hook_chains(ir::BaseChain::Hook hook) const {
         std::vector<std::pair<int, const ir::Chain*>> found;
         for (const auto& chain : table.chains) {
             if (!chain.base || chain.base->hook != hook) continue;
@@ -583,7 +598,7 @@ struct Simulator::Impl {
     // Runs a hook; `before` limits to chains with priority < bound (and `from` ≥ bound).
     std::optional<ChainVerdict> run_hook(Context& c, ir::BaseChain::Hook hook, std::optional<ChainVerdict>& decisive,
                                          int from = -1000000, int below = 1000000) {
-        for (const ir::Chain* chain : hook_chains(hook)) {
+        for (const ir::Chain* chain : chains_by_hook[hook]) {
             bool ok = false;
             int priority = priority_value(chain->base->priority, &ok);
             if (priority < from || priority >= below) continue;
@@ -982,6 +997,7 @@ Result<std::unique_ptr<Simulator>> Simulator::create(ir::Table table, Box box, O
     impl.table = std::move(table);
     impl.box = std::move(box);
     impl.options = std::move(options);
+    impl.prepare();
     for (const auto& limit : impl.table.limits)
         impl.named_limits.emplace(limit.name, TokenBucket(limit.rate_per_second, limit.burst_packets));
     for (const auto& counter : impl.table.counters) impl.counters[counter.name];
