@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Issue 3 benchmarks (root; private network namespaces pc-dmn-bench*, removed on exit).
+#   bash bench/daemon_bench.sh BUILD_DIR     (BUILD_DIR from `make bench`, e.g. build/bench)
+# Prints one line per measurement; docs/benchmarks.md ("issue 3") records a run.
+set -u
+BUILD=${1:-build/bench}
+BENCH=$BUILD/bench_daemon
+PC=$BUILD/portcullis
+NS=pc-dmn-bench
+WORK=$(mktemp -d /tmp/pc-dmn-bench.XXXXXX)
+cleanup() {
+  [ -n "${DAEMON_PID:-}" ] && kill -TERM "$DAEMON_PID" 2>/dev/null
+  sleep 0.5
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -x "$BENCH" ] && [ -x "$PC" ] || { echo "build first: make bench (missing $BENCH or $PC)"; exit 1; }
+
+fresh_ns() {
+  ip netns del "$NS" 2>/dev/null
+  ip netns add "$NS"
+  ip -n "$NS" link set lo up
+  ip netns exec "$NS" nft -f - <<'NFT'
+table inet portcullis {
+  set ban4 { type ipv4_addr; flags interval,timeout; timeout 1h; }
+  set ban6 { type ipv6_addr; flags interval,timeout; timeout 1h; }
+  set grant4 { type ipv4_addr; flags timeout; timeout 1h; }
+}
+NFT
+}
+# Another program's blocklist: 5,000 ranges in an interval set of another table (this is what makes
+# every libnftables call slow — it lists all interval sets of the ruleset).
+big_blocklist() {
+  python3 - >"$WORK/blocklist.nft" <<'PY'
+print("table inet other { set blocklist { type ipv4_addr; flags interval; elements = {")
+print(",\n".join(f"172.{16 + i // 250}.{i % 250}.0-172.{16 + i // 250}.{i % 250}.127" for i in range(5000)))
+print("}\n}\n}")
+PY
+  ip netns exec "$NS" nft -f "$WORK/blocklist.nft"
+}
+nft_cli_per_element() {  # the fail2ban way: one `nft add element` process per ban
+  local count=$1 start end i
+  start=$(date +%s.%N)
+  for i in $(seq 1 "$count"); do
+    ip netns exec "$NS" nft add element inet portcullis ban4 "{ 11.0.$((i / 250)).$((i % 250 + 1)) timeout 1h }"
+  done
+  end=$(date +%s.%N)
+  python3 -c "print(f'nft-cli-per-element elements=$count seconds={$end - $start:.3f} rate={$count / ($end - $start):.1f}/s')"
+}
+
+if [ -z "${ONLY_IDLE:-}" ]; then
+for variant in plain with-5000-ranges; do
+  echo "== set updates ($variant)"
+  # Each method starts from empty ban sets (a full ban4 would itself slow libnftables down).
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 100000
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis grant4 100000 host
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  ip netns exec "$NS" "$BENCH" sets-libnftables portcullis ban4 ${LIBNFT_COUNT:-200}
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  nft_cli_per_element ${CLI_COUNT:-100}
+done
+
+echo "== restore 100k bans from the state file into empty sets"
+fresh_ns
+ip netns exec "$NS" "$BENCH" restore "$WORK/state.json" 100000
+
+echo "== NFLOG decode (one core)"
+"$BENCH" nflog-decode 3
+
+echo "== NFLOG end to end: a 3 s hping3 SYN flood (dropped, logged to group 5), the daemon's reader counting"
+fresh_ns
+cat >"$WORK/policy.toml" <<'TOML'
+[firewall]
+mode = "host"
+wan = ["lo"]
+default = "drop"
+log_drops = 5
+log_rate = 100000
+
+[management]
+sources = ["192.0.2.10"]
+ports = ["tcp/22"]
+
+[[service]]
+name = "web"
+ports = ["tcp/8000"]
+allow_from = ["any"]
+TOML
+ip netns exec "$NS" nft delete table inet portcullis
+ip netns exec "$NS" "$PC" run "$WORK/policy.toml" --control "$WORK/c.sock" --state-file "$WORK/s.json" \
+  --metrics off >"$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+for i in $(seq 1 50); do [ -S "$WORK/c.sock" ] && break; sleep 0.1; done
+start=$(date +%s.%N)
+ip netns exec "$NS" timeout 3 hping3 -q -S -p 9999 --flood 127.0.0.1 >/dev/null 2>&1
+end=$(date +%s.%N)
+sleep 0.5
+ip netns exec "$NS" "$PC" status --json --control "$WORK/c.sock" >"$WORK/status.json"
+python3 - "$WORK/status.json" "$start" "$end" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["nflog"]
+secs = float(sys.argv[3]) - float(sys.argv[2])
+print(f"nflog-live seconds={secs:.2f} decoded={s['packets']} rate={s['packets']/secs:.0f}/s overruns={s['overruns']} lost={s['lost']}")
+PY
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+
+fi  # ONLY_IDLE
+
+echo "== idle cost with ${IDLE_BANS:=1000000} bans in the kernel (adopted by the daemon at start)"
+fresh_ns
+ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$IDLE_BANS"
+cat >"$WORK/policy-idle.toml" <<'TOML'
+[firewall]
+mode = "host"
+wan = ["lo"]
+default = "drop"
+
+[management]
+sources = ["192.0.2.10"]
+ports = ["tcp/22"]
+
+[[service]]
+name = "web"
+ports = ["tcp/8000"]
+allow_from = ["any"]
+TOML
+start=$(date +%s.%N)
+ip netns exec "$NS" "$PC" run "$WORK/policy-idle.toml" --control "$WORK/c2.sock" --state-file "$WORK/s2.json" \
+  --metrics off >"$WORK/daemon2.log" 2>&1 &
+DAEMON_PID=$!
+for i in $(seq 1 1800); do [ -S "$WORK/c2.sock" ] && break; sleep 0.5; done
+[ -S "$WORK/c2.sock" ] || { echo "daemon did not become ready in 900 s"; exit 1; }
+ready=$(date +%s.%N)
+python3 -c "print(f'start-with-$IDLE_BANS-bans seconds={$ready - $start:.2f} (apply + list 1M elements + state file write)')"
+sleep 3
+ticks() { awk '{print $14 + $15}' "/proc/$DAEMON_PID/stat"; }
+t0=$(ticks)
+sleep 30
+t1=$(ticks)
+hz=$(getconf CLK_TCK)
+python3 -c "print(f'idle-cpu seconds=30 cpu_seconds={($t1 - $t0) / $hz:.3f} share={($t1 - $t0) / $hz / 30 * 100:.3f}%')"
+grep -E 'VmRSS|VmHWM' "/proc/$DAEMON_PID/status" | tr -s ' \t' ' ' | sed "s/^/rss-with-$IDLE_BANS-bans /"
+ls -l "$WORK/s2.json" | awk -v n="$IDLE_BANS" '{print "state-file-bytes-" n "-bans " $5}'
