@@ -52,6 +52,17 @@ std::string dropped_counter(const std::string& service_name) {
 std::string service_chain(const std::string& service_name) {
     return ir::identifier("svc_", service_name);
 }
+std::string knock_chain(const std::string& service_name) { return ir::identifier("knock_", service_name); }
+std::string knock_stage_set(Family family, const std::string& service_name, std::size_t stage) {
+    return ir::identifier(family == Family::ipv4 ? "knock4_" : "knock6_", service_name) + "_" +
+           std::to_string(stage);
+}
+std::string knock_counter(const std::string& service_name, const std::string& what) {
+    return ir::identifier("knock_", service_name) + "_" + what;
+}
+std::string knock_log_prefix(const std::string& service_name) {
+    return std::string(kLogPrefixKnock) + service_name + " ";
+}
 
 namespace {
 
@@ -198,6 +209,7 @@ public:
         add_objects();
         add_sets();
         add_service_chains();
+        add_knock_chains();
         add_deny_chains();
         add_helper_chain();
         add_dnat_chain();
@@ -244,6 +256,13 @@ private:
                 if (service->pptp_helper && exposure.protocol == IpProtocol::tcp && exposure.ports)
                     helper_ports_.push_back(*exposure.ports);
             }
+            // Knocks are addressed to this machine whatever the service's delivery, so they are
+            // dispatched by the input chain's port map like any local port.
+            if (service->guard == policy::Guard::knock && service->knock)
+                for (const auto& step : service->knock->sequence)
+                    local_ports_.push_back({static_cast<std::uint8_t>(step.protocol),
+                                            PortRange{step.port, step.port},
+                                            jump(knock_chain(service->name))});
             planned_.push_back(std::move(planned));
         }
     }
@@ -283,6 +302,9 @@ private:
         for (const auto& planned : planned_) {
             table_.counters.push_back({accepted_counter(planned.service->name)});
             table_.counters.push_back({dropped_counter(planned.service->name)});
+            if (knock_of(*planned.service))
+                for (const char* what : {"step", "reset", "granted"})
+                    table_.counters.push_back({knock_counter(planned.service->name, what)});
         }
     }
 
@@ -337,6 +359,21 @@ private:
                     grant.runtime = true;
                     table_.sets.push_back(std::move(grant));
                 }
+            }
+            if (const auto* knock = knock_of(service)) {
+                // Stage k holds the sources that have completed k steps. Not runtime sets: a
+                // knock in progress lasts seconds, and a new policy may change the sequence.
+                for (auto family : {Family::ipv4, Family::ipv6})
+                    for (std::size_t k = 1; k < knock->sequence.size(); ++k) {
+                        ir::Set stage;
+                        stage.name = knock_stage_set(family, service.name, k);
+                        stage.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr
+                                                            : ir::DataType::ipv6_addr};
+                        stage.flags.dynamic = true;
+                        stage.flags.timeout = true;
+                        stage.timeout_seconds = knock->step_timeout_seconds;
+                        table_.sets.push_back(std::move(stage));
+                    }
             }
             if (!service.allow_any) {
                 for (auto family : {Family::ipv4, Family::ipv6}) {
@@ -428,6 +465,92 @@ private:
                 chain.rules.push_back(std::move(rule));
             }
             chain.rules.push_back({{}, {count(dropped), deny}, {}});
+            table_.chains.push_back(std::move(chain));
+        }
+    }
+
+    static const policy::Knock* knock_of(const policy::Service& service) {
+        if (service.guard != policy::Guard::knock || !service.knock || service.knock->sequence.size() < 2)
+            return nullptr;
+        return &*service.knock;
+    }
+
+    // One chain per knock-guarded service, reached from the port map for any of its knock ports.
+    // Per family and step j (0-based; stage k = k steps done), in this order:
+    //   duplicate: the source is already in stage j+1, i.e. this is a retransmitted step j → drop,
+    //              no change (a lost-ACK SYN retry must not break a sequence);
+    //   advance:   j = 0 from anywhere (restart), or the source is in stage j → move it to stage j+1
+    //              with the step timeout; after the last step add the grant for open_for and log;
+    //   reset:     any other packet to step j's port → the source leaves every stage, so a scan
+    //              that walks the ports in order never completes a sequence.
+    // Every knock packet is dropped: knock ports never answer.
+    void add_knock_chains() {
+        for (const auto& planned : planned_) {
+            const auto& service = *planned.service;
+            const auto* knock = knock_of(service);
+            if (!knock) continue;
+            const auto& steps = knock->sequence;
+            const std::size_t n = steps.size();
+            ir::Chain chain;
+            chain.name = knock_chain(service.name);
+            std::optional<std::uint16_t> log_group = knock->log_group;
+            if (!log_group) log_group = policy_.logging.drop_group;
+            for (auto family : {Family::ipv4, Family::ipv6}) {
+                const auto saddr = family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr;
+                auto remove = [&](std::size_t k) {
+                    return ir::SetUpdate{ir::SetUpdate::Op::remove, knock_stage_set(family, service.name, k),
+                                         {saddr}, std::nullopt, std::nullopt};
+                };
+                for (std::size_t j = 0; j < n; ++j) {
+                    const auto& step = steps[j];
+                    std::vector<ir::Match> base{
+                        ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}},
+                        ir::Compare{ir::Field::meta_l4proto, {proto(step.protocol)}},
+                        ir::Compare{ir::Field::th_dport, {PortRange{step.port, step.port}}}};
+                    if (step.protocol == IpProtocol::tcp && knock->tcp_syn_only)
+                        // TCP flags byte: SYN alone among FIN|SYN|RST|ACK.
+                        base.push_back(ir::Payload{ir::Payload::Base::transport, 104, 8, 0x17u, {0x02u}, false});
+                    const std::string step_name = "knock " + std::to_string(j + 1) + "/" + std::to_string(n);
+                    if (j + 1 < n) {
+                        auto duplicate = base;
+                        duplicate.push_back(
+                            ir::SetLookup{{saddr}, knock_stage_set(family, service.name, j + 1)});
+                        chain.rules.push_back({duplicate, {drop()}, step_name + " repeated"});
+                    }
+                    auto advance = base;
+                    if (j == 0) {
+                        for (std::size_t k = 2; k < n; ++k) advance.push_back(remove(k));
+                    } else {
+                        advance.push_back(ir::SetLookup{{saddr}, knock_stage_set(family, service.name, j)});
+                        advance.push_back(remove(j));
+                    }
+                    if (j + 1 < n) {
+                        advance.push_back(ir::SetUpdate{ir::SetUpdate::Op::add,
+                                                        knock_stage_set(family, service.name, j + 1),
+                                                        {saddr}, knock->step_timeout_seconds, std::nullopt});
+                        chain.rules.push_back(
+                            {advance, {count(knock_counter(service.name, "step")), drop()}, step_name});
+                    } else {
+                        advance.push_back(ir::SetUpdate{
+                            ir::SetUpdate::Op::add,
+                            family == Family::ipv4 ? grant_set_v4(service.name) : grant_set_v6(service.name),
+                            {saddr}, knock->open_for_seconds, std::nullopt});
+                        std::vector<ir::Statement> statements{count(knock_counter(service.name, "granted"))};
+                        if (log_group)
+                            statements.push_back(ir::Log{*log_group, knock_log_prefix(service.name)});
+                        statements.push_back(drop());
+                        chain.rules.push_back({advance, statements, step_name + " opens"});
+                    }
+                    if (j > 0) {
+                        auto reset = base;
+                        for (std::size_t k = 1; k < n; ++k) reset.push_back(remove(k));
+                        chain.rules.push_back(
+                            {reset, {count(knock_counter(service.name, "reset")), drop()}, step_name + " out of order"});
+                    }
+                }
+            }
+            // TCP knocks that are not bare SYNs, and anything else dispatched here.
+            chain.rules.push_back({{}, {drop()}, {}});
             table_.chains.push_back(std::move(chain));
         }
     }

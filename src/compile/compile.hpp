@@ -59,4 +59,14 @@ inline constexpr const char* kLogPrefixClosed = "portcullis drop=closed ";
 inline constexpr const char* kLogPrefixService = "portcullis drop=service ";
 inline constexpr const char* kDropLogLimit = "drop_log";
 
+// Knock sequences (guard = "knock"), all in the kernel: the chain a service's knock ports jump to,
+// its stage sets (stage k = sources that completed k steps, k = 1..steps-1, flags dynamic,timeout),
+// counters "knock_<svc>_step|reset|granted", and the NFLOG prefix logged when a sequence completes
+// ("portcullis knock=<service> ", group = knock.log_group or firewall.log_drops).
+inline constexpr const char* kLogPrefixKnock = "portcullis knock=";
+std::string knock_chain(const std::string& service_name);  // "knock_<service>"
+std::string knock_stage_set(Family family, const std::string& service_name, std::size_t stage);
+std::string knock_counter(const std::string& service_name, const std::string& what);
+std::string knock_log_prefix(const std::string& service_name);
+
 }  // namespace portcullis::compile

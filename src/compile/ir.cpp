@@ -295,7 +295,9 @@ std::string render(const Match& match) {
                 return out + (parts.size() == 1 ? parts[0] : "{ " + join(parts, ", ") + " }");
             },
             [](const SetUpdate& m) {
-                std::string out = std::string(m.op == SetUpdate::Op::add ? "add" : "update") + " @" +
+                std::string out = std::string(m.op == SetUpdate::Op::add      ? "add"
+                                              : m.op == SetUpdate::Op::update ? "update"
+                                                                              : "delete") + " @" +
                                   m.set + " { " + render_key(m.key);
                 if (m.timeout_seconds) out += " timeout " + render_duration(*m.timeout_seconds);
                 if (m.limit) out += " " + render_limit(*m.limit);

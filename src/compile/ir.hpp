@@ -166,7 +166,9 @@ struct Payload {
 // a limit it always holds; with one it holds only while that element's own limiter says so, which
 // is how per-source flood limits are expressed.
 struct SetUpdate {
-    enum class Op : std::uint8_t { add, update };
+    // remove: `delete @set { key }` takes the packet's key out of the set (knock resets; always
+    // holds, also when the key was absent). No timeout or limit with remove.
+    enum class Op : std::uint8_t { add, update, remove };
     Op op = Op::add;
     std::string set;
     std::vector<Field> key;

@@ -150,6 +150,20 @@ json service_json(const policy::Policy& policy, const policy::Service& service) 
             grant_set_v4(service.name), grant_set_v6(service.name),
             ir::render_duration(policy.runtime.default_grant_seconds),
             service.allow_any ? "" : "; a grant must also be inside the sources above"));
+        if (service.guard == policy::Guard::knock && service.knock) {
+            std::string steps;
+            for (const auto& step : service.knock->sequence)
+                steps += (steps.empty() ? "" : " ") + std::string(protocol_name(step.protocol)) + "/" +
+                         std::to_string(step.port);
+            notes.push_back(fmt::format(
+                "knock {} (each step within {}, TCP {}) opens for {}; knocks are dropped and evaluated in "
+                "chain {}, counters {}, {}, {}",
+                steps, ir::render_duration(service.knock->step_timeout_seconds),
+                service.knock->tcp_syn_only ? "bare SYN only" : "any flags",
+                ir::render_duration(service.knock->open_for_seconds), knock_chain(service.name),
+                knock_counter(service.name, "step"), knock_counter(service.name, "reset"),
+                knock_counter(service.name, "granted")));
+        }
     } else {
         out["grant_sets"] = json::array();
     }

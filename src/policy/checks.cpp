@@ -171,6 +171,52 @@ void check_forwarding(const Policy& policy, const PolicyNotes& policy_notes, con
                                                 " sources or a " + family_name(other) + " target)");
 }
 
+// The ports a scanner tries first (nmap's 100 most frequent TCP ports, its top UDP ports): a knock
+// there is hit by every casual scan, so a sweep can walk a sequence built from them.
+constexpr std::array<std::uint16_t, 100> kScannedTcp{
+    7,    9,     13,    21,    22,    23,    25,    26,    37,    53,    79,    80,    81,    88,    106,
+    110,  111,   113,   119,   135,   139,   143,   144,   179,   199,   389,   427,   443,   444,   445,
+    465,  513,   514,   515,   543,   544,   548,   554,   587,   631,   646,   873,   990,   993,   995,
+    1025, 1026,  1027,  1028,  1029,  1110,  1433,  1720,  1723,  1755,  1900,  2000,  2001,  2049,  2121,
+    2717, 3000,  3128,  3306,  3389,  3986,  4899,  5000,  5009,  5051,  5060,  5101,  5190,  5357,  5432,
+    5631, 5666,  5800,  5900,  6000,  6001,  6646,  7070,  8000,  8008,  8009,  8080,  8081,  8443,  8888,
+    9100, 9999,  10000, 32768, 49152, 49153, 49154, 49155, 49156, 49157};
+constexpr std::array<std::uint16_t, 24> kScannedUdp{7,   53,  67,  68,  69,   111,  123,  135,  137,  138,  139,   161,
+                                                    162, 445, 500, 514, 520,  631,  1434, 1900, 4500, 5353, 49152, 1701};
+
+bool commonly_scanned(const KnockStep& step) {
+    const auto* begin = step.protocol == IpProtocol::tcp ? kScannedTcp.data() : kScannedUdp.data();
+    const auto* end = begin + (step.protocol == IpProtocol::tcp ? kScannedTcp.size() : kScannedUdp.size());
+    return std::find(begin, end, step.port) != end;
+}
+
+std::string step_text(const KnockStep& step) {
+    return std::string(protocol_name(step.protocol)) + "/" + std::to_string(step.port);
+}
+
+// Sequences that a scan or a guess walks easily. Knocking is obscurity either way; these make
+// even the obscurity thin.
+void check_knock(const Knock& knock, const std::string& label, Diagnostics& diagnostics) {
+    const auto& steps = knock.sequence;
+    if (steps.size() < 2) return;  // the reader already refused it
+    if (steps.size() < 3)
+        diagnostics.warning(knock.where, label + ": knock sequence has only " + std::to_string(steps.size()) +
+                                             " steps; expected at least 3 (each step multiplies what a guesser must try)");
+    bool ascending = true, descending = true;
+    for (std::size_t i = 1; i < steps.size(); ++i) {
+        ascending = ascending && steps[i].port > steps[i - 1].port;
+        descending = descending && steps[i].port < steps[i - 1].port;
+    }
+    if (ascending || descending)
+        diagnostics.warning(knock.where, label + ": knock ports are " + (ascending ? "ascending" : "descending") +
+                                             ", the order a sequential port scan (nmap -r) uses; expected an "
+                                             "unordered sequence");
+    for (const auto& step : steps)
+        if (commonly_scanned(step))
+            diagnostics.warning(step.where, label + ": knock step " + step_text(step) +
+                                                " is among the ports scanners try first; expected an uncommon port");
+}
+
 }  // namespace
 
 void check_policy(const Policy& policy, const PolicyNotes& notes, Diagnostics& diagnostics) {
@@ -183,6 +229,13 @@ void check_policy(const Policy& policy, const PolicyNotes& notes, Diagnostics& d
         const std::string label = label_of(service, index);
 
         for (const auto& spec : service.ports) claims.push_back({spec, label, index});
+        if (service.knock) {
+            // Knock ports are dispatched like service ports, so they must not collide with any.
+            for (const auto& step : service.knock->sequence)
+                claims.push_back({PortSpec{step.protocol, PortRange{step.port, step.port}, step.where},
+                                  label + " knock step", policy.services.size() + index});
+            check_knock(*service.knock, label, diagnostics);
+        }
         // Accepted on this machine inside IPsec, so no other service may own udp/1701 here.
         if (service.l2tp_only_inside_ipsec && !service.forward_to) {
             PortSpec l2tp{IpProtocol::udp, PortRange{1701, 1701}, service_notes.preset};

@@ -41,8 +41,10 @@ constexpr std::array<std::string_view, 8> kFirewallKeys{"mode",    "wan",       
                                                         "default", "masquerade", "log_drops", "log_rate"};
 constexpr std::array<std::string_view, 2> kRuntimeKeys{"grant_timeout", "ban_timeout"};
 constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
-constexpr std::array<std::string_view, 7> kServiceKeys{"name",       "preset", "ports", "forward_to",
-                                                       "allow_from", "guard",  "trusted"};
+constexpr std::array<std::string_view, 8> kServiceKeys{"name",       "preset", "ports",   "forward_to",
+                                                       "allow_from", "guard",  "trusted", "knock"};
+constexpr std::array<std::string_view, 5> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
+                                                     "log_group"};
 
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
@@ -612,18 +614,75 @@ private:
 
         read_allow_from(table, label, service, notes);
 
-        static constexpr std::array<std::string_view, 2> kGuards{"none", "grant"};
+        static constexpr std::array<std::string_view, 3> kGuards{"none", "grant", "knock"};
         if (const toml::node* guard = table.get("guard");
-            guard && guard->is_string() && (guard->as_string()->get() == "knock" || guard->as_string()->get() == "spa")) {
-            diag_.error(at(*guard), "guard " + in_quotes(guard->as_string()->get()) +
-                                        " is not available yet; expected \"none\" or \"grant\"");
+            guard && guard->is_string() && guard->as_string()->get() == "spa") {
+            diag_.error(at(*guard), "guard \"spa\" is not available yet; expected \"none\", \"grant\" or \"knock\"");
         } else if (auto value = choice(table, "guard", kGuards)) {
-            service.guard = *value == "grant" ? Guard::grant : Guard::none;
+            service.guard = *value == "grant" ? Guard::grant : *value == "knock" ? Guard::knock : Guard::none;
         }
+        read_knock(table, label, service);
         if (auto trusted = optional_bool(table, "trusted")) service.trusted = *trusted;
 
         policy_.services.push_back(std::move(service));
         notes_.services.push_back(std::move(notes));
+    }
+
+    // [service.knock]: required with guard = "knock", refused without it.
+    void read_knock(const toml::table& table, const std::string& label, Service& service) {
+        const toml::node* node = table.get("knock");
+        if (!node) {
+            if (service.guard == Guard::knock)
+                diag_.error(service.where, label + " has guard = \"knock\" but no knock table; expected "
+                                                   "knock = { sequence = [\"tcp/7000\", \"udp/8000\", \"tcp/9000\"] }");
+            return;
+        }
+        const toml::table* knock_table = node->as_table();
+        if (!knock_table) {
+            diag_.error(at(*node), "knock is " + describe(*node) + "; expected a table such as [service.knock]");
+            return;
+        }
+        if (service.guard != Guard::knock) {
+            diag_.error(at(*node), label + " has a knock table but guard is not \"knock\"; expected guard = \"knock\"");
+            return;
+        }
+        check_keys(*knock_table, kKnockKeys, "[service.knock]");
+        Knock knock;
+        knock.where = at(*node);
+        bool present = false;
+        Location where = knock.where;
+        auto steps = string_list(*knock_table, "sequence", "a knock such as \"tcp/7000\"", present, where);
+        for (const auto& entry : steps) {
+            auto spec = parse_port_spec(entry.text);
+            if (!spec) {
+                diag_.error(entry.where, "knock sequence: " + spec.error().message);
+                continue;
+            }
+            if ((spec->protocol != IpProtocol::tcp && spec->protocol != IpProtocol::udp) || !spec->ports ||
+                spec->ports->first != spec->ports->last) {
+                diag_.error(entry.where, "knock sequence entry " + in_quotes(entry.text) +
+                                             " is not a single TCP or UDP port; expected e.g. \"tcp/7000\"");
+                continue;
+            }
+            KnockStep step{spec->protocol, spec->ports->first, entry.where};
+            if (std::find(knock.sequence.begin(), knock.sequence.end(), step) != knock.sequence.end()) {
+                diag_.error(entry.where, "knock sequence repeats " + format_port_spec(*spec) +
+                                             "; expected distinct steps (a repeat cannot be told from a retransmission)");
+                continue;
+            }
+            knock.sequence.push_back(step);
+        }
+        if (!present)
+            diag_.error(knock.where, label + ": knock has no sequence; expected sequence = [\"tcp/7000\", ...]");
+        else if (steps.size() < 2)
+            diag_.error(where, label + ": a knock sequence needs at least 2 steps");
+        read_duration(*knock_table, "step_timeout", knock.step_timeout_seconds);
+        read_duration(*knock_table, "open_for", knock.open_for_seconds);
+        static constexpr std::array<std::string_view, 2> kFlags{"syn", "any"};
+        if (auto flags = choice(*knock_table, "tcp_flags", kFlags)) knock.tcp_syn_only = *flags == "syn";
+        if (auto group = optional_integer(*knock_table, "log_group", 0, 65535, "an NFLOG group"))
+            knock.log_group = static_cast<std::uint16_t>(*group);
+        service.knock = std::move(knock);
     }
 
     void read_allow_from(const toml::table& table, const std::string& label, Service& service, ServiceNotes& notes) {

@@ -56,6 +56,25 @@ struct ForwardTarget {
 // adds the source to the service's grant set (by `portcullis grants add`, later knock or SPA).
 enum class Guard { none, grant, knock, spa };
 
+// One knock of a sequence: a single TCP or UDP port.
+struct KnockStep {
+    IpProtocol protocol = IpProtocol::tcp;
+    std::uint16_t port = 0;
+    Location where;
+    bool operator==(const KnockStep& other) const { return protocol == other.protocol && port == other.port; }
+};
+
+// `guard = "knock"`: a port-knock sequence evaluated entirely in the kernel (issue 4). Knocking is
+// obscurity, not authentication: anyone who sees the packets can replay the sequence.
+struct Knock {
+    std::vector<KnockStep> sequence;          // >= 2 distinct steps
+    std::uint32_t step_timeout_seconds = 5;   // how long each stage waits for the next knock
+    std::uint32_t open_for_seconds = 30;      // grant timeout after the last knock
+    bool tcp_syn_only = true;                 // TCP knocks count only as bare SYNs (no ACK/RST/FIN)
+    std::optional<std::uint16_t> log_group;   // NFLOG group for success; empty: firewall.log_drops
+    Location where;
+};
+
 struct Service {
     std::string name;                   // [a-z0-9_-], unique; used in set/chain/counter names
     std::optional<std::string> preset;  // e.g. "ikev2"
@@ -65,6 +84,7 @@ struct Service {
     bool allow_any = false;         // allow_from contained "any"
     std::vector<Prefix> allow_from;  // empty when allow_any
     Guard guard = Guard::none;
+    std::optional<Knock> knock;  // set exactly when guard == knock
     bool trusted = false;  // sources are never banned by detectors (issue: detection)
     // Preset-derived behaviour the compiler must honour:
     bool l2tp_only_inside_ipsec = false;  // l2tp-ipsec: UDP 1701 only with `meta secpath exists`

@@ -544,7 +544,7 @@ TEST(PolicyDiagnostics, GuardNotAvailableYet) {
 
 TEST(PolicyDiagnostics, BadGuard) {
     auto result = host("[[service]]\nname = \"a\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\nguard = \"grnat\"\n");
-    EXPECT_ERROR_AT(result, "guard is \"grnat\"; expected \"none\" or \"grant\" (did you mean \"grant\"?)", 11, 9);
+    EXPECT_ERROR_AT(result, "guard is \"grnat\"; expected \"none\", \"grant\" or \"knock\" (did you mean \"grant\"?)", 11, 9);
 }
 
 TEST(PolicyDiagnostics, TrustedOfWrongType) {

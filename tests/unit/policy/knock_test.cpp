@@ -1,0 +1,132 @@
+// guard = "knock" and [service.knock]: what the loader accepts, refuses and warns about.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "helpers.hpp"
+
+namespace portcullis::policy {
+namespace {
+
+using testing::count;
+using testing::dump;
+using testing::load;
+
+LoadResult host(std::string_view text) { return load(std::string(testing::kHostHeader) + std::string(text)); }
+
+// Lines 7-13 of every test: a knock-guarded service; the knock table's own keys follow on line 14.
+constexpr std::string_view kKnockService = R"([[service]]
+name = "admin"
+ports = ["tcp/8022"]
+allow_from = ["any"]
+guard = "knock"
+
+[service.knock]
+)";
+
+LoadResult knock(std::string_view table) { return host(std::string(kKnockService) + std::string(table)); }
+
+TEST(PolicyKnock, GoodSequenceLoadsWithEveryValue) {
+    auto result = knock("sequence = [\"tcp/17301\", \"udp/28113\", \"tcp/11923\"]\nstep_timeout = \"8s\"\n"
+                        "open_for = \"2m\"\ntcp_flags = \"any\"\nlog_group = 9\n");
+    ASSERT_TRUE(result.ok()) << dump(result);
+    EXPECT_EQ(count(result, Severity::warning), 0u) << dump(result);
+    const auto& service = result.policy->services.at(0);
+    EXPECT_EQ(service.guard, Guard::knock);
+    ASSERT_TRUE(service.knock);
+    const auto& k = *service.knock;
+    ASSERT_EQ(k.sequence.size(), 3u);
+    EXPECT_EQ(k.sequence[1].protocol, IpProtocol::udp);
+    EXPECT_EQ(k.sequence[1].port, 28113);
+    EXPECT_EQ(k.step_timeout_seconds, 8u);
+    EXPECT_EQ(k.open_for_seconds, 120u);
+    EXPECT_FALSE(k.tcp_syn_only);
+    EXPECT_EQ(k.log_group, std::optional<std::uint16_t>{9});
+}
+
+TEST(PolicyKnock, DefaultsAreSynOnlyFiveSecondsThirtySeconds) {
+    auto result = knock("sequence = [\"tcp/17301\", \"udp/28113\", \"tcp/11923\"]\n");
+    ASSERT_TRUE(result.ok()) << dump(result);
+    const auto& k = *result.policy->services.at(0).knock;
+    EXPECT_TRUE(k.tcp_syn_only);
+    EXPECT_EQ(k.step_timeout_seconds, 5u);
+    EXPECT_EQ(k.open_for_seconds, 30u);
+    EXPECT_FALSE(k.log_group);
+}
+
+TEST(PolicyKnock, GuardKnockWithoutTableIsAnError) {
+    auto result = host("[[service]]\nname = \"admin\"\nports = [\"tcp/8022\"]\nallow_from = [\"any\"]\nguard = \"knock\"\n");
+    EXPECT_ERROR_AT(result, "has guard = \"knock\" but no knock table", 7, 1);
+}
+
+TEST(PolicyKnock, TableWithoutGuardKnockIsAnError) {
+    auto result = host("[[service]]\nname = \"admin\"\nports = [\"tcp/8022\"]\nallow_from = [\"any\"]\nguard = \"grant\"\n"
+                       "knock = { sequence = [\"tcp/17301\", \"udp/28113\", \"tcp/11923\"] }\n");
+    EXPECT_ERROR_AT(result, "has a knock table but guard is not \"knock\"", 12, 9);
+}
+
+TEST(PolicyKnock, RepeatedStepIsAnError) {
+    auto result = knock("sequence = [\"tcp/17301\", \"udp/28113\", \"tcp/17301\"]\n");
+    EXPECT_ERROR_AT(result, "knock sequence repeats tcp/17301", 14, 39);
+}
+
+TEST(PolicyKnock, RangesAndPortlessProtocolsAreRefused) {
+    auto result = knock("sequence = [\"tcp/17301-17302\", \"esp\", \"tcp/11923\"]\n");
+    EXPECT_ERROR_AT(result, "\"tcp/17301-17302\" is not a single TCP or UDP port", 14, 13);
+    EXPECT_ERROR_AT(result, "\"esp\" is not a single TCP or UDP port", 14, 32);
+}
+
+TEST(PolicyKnock, OneStepIsAnError) {
+    auto result = knock("sequence = [\"tcp/17301\"]\n");
+    EXPECT_ERROR_AT(result, "needs at least 2 steps", 14, 12);
+}
+
+TEST(PolicyKnock, UnknownKeyAndBadFlagsAreErrors) {
+    auto result = knock("sequence = [\"tcp/17301\", \"udp/28113\", \"tcp/11923\"]\nstep_timout = \"5s\"\ntcp_flags = \"ack\"\n");
+    EXPECT_ERROR_AT(result, "unknown key \"step_timout\" in [service.knock]", 15, 1);
+    EXPECT_ERROR_AT(result, "tcp_flags is \"ack\"; expected \"syn\" or \"any\"", 16, 13);
+}
+
+TEST(PolicyKnock, ShortSequenceWarns) {
+    auto result = knock("sequence = [\"tcp/17301\", \"udp/11923\"]\n");
+    ASSERT_TRUE(result.ok()) << dump(result);
+    EXPECT_WARNING_AT(result, "knock sequence has only 2 steps", 13, 1);
+}
+
+TEST(PolicyKnock, MonotonicPortsWarn) {
+    auto ascending = knock("sequence = [\"tcp/17301\", \"udp/18113\", \"tcp/21923\"]\n");
+    ASSERT_TRUE(ascending.ok()) << dump(ascending);
+    EXPECT_WARNING_AT(ascending, "knock ports are ascending", 13, 1);
+    auto descending = knock("sequence = [\"tcp/31301\", \"udp/28113\", \"tcp/11923\"]\n");
+    EXPECT_WARNING_AT(descending, "knock ports are descending", 13, 1);
+}
+
+TEST(PolicyKnock, CommonlyScannedPortWarns) {
+    auto result = knock("sequence = [\"tcp/17301\", \"tcp/8080\", \"udp/161\"]\n");
+    ASSERT_TRUE(result.ok()) << dump(result);
+    EXPECT_WARNING_AT(result, "knock step tcp/8080 is among the ports scanners try first", 14, 26);
+    EXPECT_WARNING_AT(result, "knock step udp/161 is among the ports scanners try first", 14, 38);
+}
+
+TEST(PolicyKnock, StepOnAServicePortIsAnError) {
+    auto result = host(std::string(kKnockService) + "sequence = [\"tcp/17301\", \"udp/51820\", \"tcp/11923\"]\n\n"
+                       "[[service]]\nname = \"wg\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\n");
+    EXPECT_FALSE(result.ok());
+    bool found = false;
+    for (const auto& d : result.diagnostics)
+        found = found || (d.severity == Severity::error && d.message.find("knock step") != std::string::npos &&
+                          d.message.find("udp/51820") != std::string::npos);
+    EXPECT_TRUE(found) << dump(result);
+}
+
+TEST(PolicyKnock, StepOnAManagementPortIsAnError) {
+    auto result = knock("sequence = [\"tcp/17301\", \"tcp/22\", \"tcp/11923\"]\n");
+    EXPECT_FALSE(result.ok()) << dump(result);
+}
+
+TEST(PolicyKnock, SpaIsStillRefused) {
+    auto result = host("[[service]]\nname = \"a\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\nguard = \"spa\"\n");
+    EXPECT_ERROR_AT(result, "guard \"spa\" is not available yet", 11, 9);
+}
+
+}  // namespace
+}  // namespace portcullis::policy
