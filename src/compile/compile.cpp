@@ -60,6 +60,12 @@ std::string knock_stage_set(Family family, const std::string& service_name, std:
 std::string knock_counter(const std::string& service_name, const std::string& what) {
     return ir::identifier("knock_", service_name) + "_" + what;
 }
+std::string flood_set(Family family, const std::string& service_name, const std::string& what) {
+    return ir::identifier(family == Family::ipv4 ? "flood4_" : "flood6_", service_name) + "_" + what;
+}
+std::string flood_counter(const std::string& service_name, const std::string& what) {
+    return ir::identifier("flood_", service_name) + "_" + what;
+}
 std::string knock_log_prefix(const std::string& service_name) {
     return std::string(kLogPrefixKnock) + service_name + " ";
 }
@@ -78,6 +84,8 @@ constexpr const char* kForwardTcp = "fwd_tcp";
 constexpr const char* kForwardUdp = "fwd_udp";
 constexpr const char* kForwardProtos = "fwd_protos";
 constexpr const char* kPptpHelper = "pptp";
+constexpr const char* kChainFloodDrop = "flood_drop";
+constexpr std::uint32_t kFloodLogPerSecond = 5;
 
 std::string allow_set(Family family, const std::string& service) {
     return ir::identifier(family == Family::ipv4 ? "allow4_" : "allow6_", service);
@@ -210,6 +218,7 @@ public:
         add_sets();
         add_service_chains();
         add_knock_chains();
+        add_flood_chain();
         add_deny_chains();
         add_helper_chain();
         add_dnat_chain();
@@ -305,7 +314,14 @@ private:
             if (knock_of(*planned.service))
                 for (const char* what : {"step", "reset", "granted"})
                     table_.counters.push_back({knock_counter(planned.service->name, what)});
+            if (!ike_ports(planned).empty()) {
+                table_.counters.push_back({flood_counter(planned.service->name, "ike_init")});
+                if (planned.service->ike_init.global_per_second)
+                    table_.counters.push_back({flood_counter(planned.service->name, "ike_init_global")});
+                any_flood_ = true;
+            }
         }
+        if (any_flood_ && has_logging()) table_.limits.push_back({kFloodLogLimit, kFloodLogPerSecond, 0});
     }
 
     void add_sets() {
@@ -358,6 +374,18 @@ private:
                     grant.timeout_seconds = policy_.runtime.default_grant_seconds;
                     grant.runtime = true;
                     table_.sets.push_back(std::move(grant));
+                }
+            }
+            if (!ike_ports(planned).empty()) {
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    ir::Set flood;
+                    flood.name = flood_set(family, service.name, "ike");
+                    flood.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+                    flood.flags.dynamic = true;
+                    flood.flags.timeout = true;
+                    // A source's limiter lives while it keeps sending; a minute of silence forgets it.
+                    flood.timeout_seconds = 60;
+                    table_.sets.push_back(std::move(flood));
                 }
             }
             if (const auto* knock = knock_of(service)) {
@@ -555,6 +583,81 @@ private:
         }
     }
 
+    // udp/500 and udp/4500 when the service exposes them and its IKE_SA_INIT limit is on.
+    static std::vector<std::uint16_t> ike_ports(const Planned& planned) {
+        std::vector<std::uint16_t> out;
+        if (!planned.service->ike_init.enabled) return out;
+        for (std::uint16_t port : {std::uint16_t{500}, std::uint16_t{4500}})
+            for (const auto& e : planned.exposures)
+                if (e.protocol == IpProtocol::udp && e.ports && e.ports->first <= port && port <= e.ports->last &&
+                    (e.delivery == Delivery::local || e.delivery == Delivery::forwarded)) {
+                    out.push_back(port);
+                    break;
+                }
+        return out;
+    }
+
+    // A new IKE_SA_INIT request: responder SPI zero, exchange type 34, initiator flag set (RFC 7296
+    // section 3.1). On udp/4500 the IKE header follows the 4-byte non-ESP marker (RFC 3948).
+    static std::vector<ir::Match> ike_sa_init(std::uint16_t port) {
+        using ir::Payload;
+        const std::uint16_t shift = port == 4500 ? 32 : 0;
+        std::vector<ir::Match> m{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::udp)}},
+                                 ir::Compare{ir::Field::th_dport, {PortRange{port, port}}}};
+        if (port == 4500) m.push_back(Payload{Payload::Base::transport, 64, 32, std::nullopt, {0u}, false});
+        m.push_back(Payload{Payload::Base::transport, static_cast<std::uint16_t>(128 + shift), 32, std::nullopt, {0u}, false});
+        m.push_back(Payload{Payload::Base::transport, static_cast<std::uint16_t>(160 + shift), 32, std::nullopt, {0u}, false});
+        m.push_back(Payload{Payload::Base::transport, static_cast<std::uint16_t>(208 + shift), 8, std::nullopt, {34u}, false});
+        m.push_back(Payload{Payload::Base::transport, static_cast<std::uint16_t>(216 + shift), 8, 0x08u, {0x08u}, false});
+        return m;
+    }
+
+    // Per-source (and optional global) IKE_SA_INIT limits. They sit before conntrack's
+    // established accept: a flood from one source port is an "established" UDP flow after the
+    // first answer, and retransmitted SA_INITs are exactly what a flood looks like.
+    void add_flood_rules(ir::Chain& chain) const {
+        for (const auto& planned : planned_) {
+            const auto& service = *planned.service;
+            for (auto port : ike_ports(planned)) {
+                const std::string what = port == 500 ? "IKE_SA_INIT" : "IKE_SA_INIT (udp/4500)";
+                if (const auto global = service.ike_init.global_per_second) {
+                    auto matches = ike_sa_init(port);
+                    matches.push_back(ir::LimitRate{*global, service.ike_init.burst_packets, true});
+                    chain.rules.push_back({matches,
+                                           {count(flood_counter(service.name, "ike_init_global")),
+                                            ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                                           what + " over the global limit"});
+                }
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    std::vector<ir::Match> matches{
+                        ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}}};
+                    auto ike = ike_sa_init(port);
+                    matches.insert(matches.end(), ike.begin(), ike.end());
+                    matches.push_back(ir::SetUpdate{
+                        ir::SetUpdate::Op::update, flood_set(family, service.name, "ike"),
+                        {family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr}, std::nullopt,
+                        ir::LimitRate{service.ike_init.per_source_per_second, service.ike_init.burst_packets, true}});
+                    chain.rules.push_back({matches,
+                                           {count(flood_counter(service.name, "ike_init")),
+                                            ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                                           what + " over the per-source limit"});
+                }
+            }
+        }
+    }
+
+    void add_flood_chain() {
+        if (!any_flood_) return;
+        ir::Chain chain;
+        chain.name = kChainFloodDrop;
+        if (has_logging())
+            chain.rules.push_back({{ir::LimitRef{kFloodLogLimit}},
+                                   {ir::Log{*policy_.logging.drop_group, kLogPrefixFlood}},
+                                   {}});
+        chain.rules.push_back({{}, {drop()}, {}});
+        table_.chains.push_back(std::move(chain));
+    }
+
     // Where a refused packet ends: optional rate-limited NFLOG (the shared `drop_log` limiter keeps
     // the total bounded however many rules log), then the policy's default action.
     ir::Chain deny_chain(const char* name, const char* log_prefix) const {
@@ -691,6 +794,7 @@ private:
             {{ir::SetLookup{{ir::Field::ip_saddr}, kBanSetV4}}, {count(kCounterBanned), drop()}, {}});
         chain.rules.push_back(
             {{ir::SetLookup{{ir::Field::ip6_saddr}, kBanSetV6}}, {count(kCounterBanned), drop()}, {}});
+        add_flood_rules(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});
         chain.rules.push_back({{ir::CtState{ir::ct_invalid}}, {count(kCounterInvalid), drop()}, {}});
     }
@@ -766,6 +870,7 @@ private:
     std::vector<PortEntry> local_ports_, local_protos_, forward_tcp_, forward_udp_, forward_protos_;
     DnatMaps dnat4_, dnat6_;
     std::vector<PortRange> helper_ports_;
+    bool any_flood_ = false;
     ir::Table table_;
 };
 

@@ -69,4 +69,12 @@ std::string knock_stage_set(Family family, const std::string& service_name, std:
 std::string knock_counter(const std::string& service_name, const std::string& what);
 std::string knock_log_prefix(const std::string& service_name);
 
+// Flood control (issue 5): per-source limiter sets "flood4_<svc>_<what>" / "flood6_<svc>_<what>"
+// (flags dynamic,timeout), counters "flood_<svc>_<what>" (what: ike_init, ike_init_global);
+// over-limit packets go to chain "flood_drop", logged (limiter "flood_log") with this prefix.
+inline constexpr const char* kLogPrefixFlood = "portcullis drop=flood ";
+inline constexpr const char* kFloodLogLimit = "flood_log";
+std::string flood_set(Family family, const std::string& service_name, const std::string& what);
+std::string flood_counter(const std::string& service_name, const std::string& what);
+
 }  // namespace portcullis::compile

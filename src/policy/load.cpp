@@ -41,8 +41,9 @@ constexpr std::array<std::string_view, 8> kFirewallKeys{"mode",    "wan",       
                                                         "default", "masquerade", "log_drops", "log_rate"};
 constexpr std::array<std::string_view, 2> kRuntimeKeys{"grant_timeout", "ban_timeout"};
 constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
-constexpr std::array<std::string_view, 8> kServiceKeys{"name",       "preset", "ports",   "forward_to",
-                                                       "allow_from", "guard",  "trusted", "knock"};
+constexpr std::array<std::string_view, 11> kServiceKeys{
+    "name",  "preset",  "ports", "forward_to",     "allow_from",           "guard",
+    "trusted", "knock", "ike_init_limit", "ike_init_burst", "ike_init_global_limit"};
 constexpr std::array<std::string_view, 5> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
                                                      "log_group"};
 
@@ -622,10 +623,50 @@ private:
             service.guard = *value == "grant" ? Guard::grant : *value == "knock" ? Guard::knock : Guard::none;
         }
         read_knock(table, label, service);
+        read_flood(table, service);
         if (auto trusted = optional_bool(table, "trusted")) service.trusted = *trusted;
 
         policy_.services.push_back(std::move(service));
         notes_.services.push_back(std::move(notes));
+    }
+
+    // "N/s" (packets per second, 1..1000000), or "off" when `off_allowed`.
+    std::optional<std::uint32_t> read_rate(const toml::table& table, std::string_view key, bool off_allowed,
+                                           bool& off) {
+        off = false;
+        auto value = optional_string(table, key, "a rate such as \"5/s\"");
+        if (!value) return std::nullopt;
+        if (off_allowed && value->text == "off") {
+            off = true;
+            return std::nullopt;
+        }
+        const std::string& text = value->text;
+        auto slash = text.find('/');
+        std::uint64_t number = 0;
+        bool digits = slash != std::string::npos && slash > 0 && slash <= 7;
+        for (std::size_t i = 0; digits && i < slash; ++i) {
+            if (text[i] < '0' || text[i] > '9') digits = false;
+            else number = number * 10 + static_cast<std::uint64_t>(text[i] - '0');
+        }
+        std::string unit = slash == std::string::npos ? "" : text.substr(slash + 1);
+        if (!digits || (unit != "s" && unit != "second") || number == 0 || number > 1000000) {
+            diag_.error(value->where, std::string(key) + " is " + in_quotes(text) +
+                                          "; expected packets per second such as \"5/s\" (1-1000000)" +
+                                          (off_allowed ? " or \"off\"" : ""));
+            return std::nullopt;
+        }
+        return static_cast<std::uint32_t>(number);
+    }
+
+    void read_flood(const toml::table& table, Service& service) {
+        bool off = false;
+        if (auto rate = read_rate(table, "ike_init_limit", true, off)) service.ike_init.per_source_per_second = *rate;
+        if (off) service.ike_init.enabled = false;
+        if (auto burst = optional_integer(table, "ike_init_burst", 1, 100000, "packets above the rate"))
+            service.ike_init.burst_packets = static_cast<std::uint32_t>(*burst);
+        bool ignored = false;
+        if (auto global = read_rate(table, "ike_init_global_limit", false, ignored))
+            service.ike_init.global_per_second = *global;
     }
 
     // [service.knock]: required with guard = "knock", refused without it.

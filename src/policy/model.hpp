@@ -75,6 +75,15 @@ struct Knock {
     Location where;
 };
 
+// A per-source packet rate limit enforced in the kernel with a dynamic set per service and family
+// (issue 5, flood control); over-limit packets are dropped, counted and logged at a low rate.
+struct FloodLimit {
+    bool enabled = true;
+    std::uint32_t per_source_per_second = 5;
+    std::uint32_t burst_packets = 10;
+    std::optional<std::uint32_t> global_per_second;  // all sources together; empty: none
+};
+
 struct Service {
     std::string name;                   // [a-z0-9_-], unique; used in set/chain/counter names
     std::optional<std::string> preset;  // e.g. "ikev2"
@@ -85,6 +94,9 @@ struct Service {
     std::vector<Prefix> allow_from;  // empty when allow_any
     Guard guard = Guard::none;
     std::optional<Knock> knock;  // set exactly when guard == knock
+    // New IKE_SA_INIT requests (responder SPI 0, exchange 34, initiator flag) to udp/500 and, after
+    // the non-ESP marker, udp/4500: applies when the service exposes those ports.
+    FloodLimit ike_init;
     bool trusted = false;  // sources are never banned by detectors (issue: detection)
     // Preset-derived behaviour the compiler must honour:
     bool l2tp_only_inside_ipsec = false;  // l2tp-ipsec: UDP 1701 only with `meta secpath exists`

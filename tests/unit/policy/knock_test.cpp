@@ -130,3 +130,44 @@ TEST(PolicyKnock, SpaIsStillRefused) {
 
 }  // namespace
 }  // namespace portcullis::policy
+
+namespace portcullis::policy {
+namespace {
+
+LoadResult ike(std::string_view extra) {
+    return testing::load(std::string(testing::kHostHeader) +
+                         "[[service]]\nname = \"vpn\"\npreset = \"ikev2\"\nallow_from = [\"any\"]\n" +
+                         std::string(extra));
+}
+
+TEST(PolicyFlood, DefaultsAreFivePerSecondBurstTen) {
+    auto result = ike("");
+    ASSERT_TRUE(result.ok()) << testing::dump(result);
+    const auto& limit = result.policy->services.at(0).ike_init;
+    EXPECT_TRUE(limit.enabled);
+    EXPECT_EQ(limit.per_source_per_second, 5u);
+    EXPECT_EQ(limit.burst_packets, 10u);
+    EXPECT_FALSE(limit.global_per_second);
+}
+
+TEST(PolicyFlood, ValuesAndOff) {
+    auto result = ike("ike_init_limit = \"20/s\"\nike_init_burst = 3\nike_init_global_limit = \"900/second\"\n");
+    ASSERT_TRUE(result.ok()) << testing::dump(result);
+    const auto& limit = result.policy->services.at(0).ike_init;
+    EXPECT_EQ(limit.per_source_per_second, 20u);
+    EXPECT_EQ(limit.burst_packets, 3u);
+    EXPECT_EQ(limit.global_per_second, std::optional<std::uint32_t>{900});
+    auto off = ike("ike_init_limit = \"off\"\n");
+    ASSERT_TRUE(off.ok()) << testing::dump(off);
+    EXPECT_FALSE(off.policy->services.at(0).ike_init.enabled);
+}
+
+TEST(PolicyFlood, BadRatesAreErrorsWithLocation) {
+    auto result = ike("ike_init_limit = \"5/minute\"\nike_init_global_limit = \"off\"\nike_init_burst = 0\n");
+    EXPECT_ERROR_AT(result, "ike_init_limit is \"5/minute\"; expected packets per second", 11, 18);
+    EXPECT_ERROR_AT(result, "ike_init_global_limit is \"off\"", 12, 25);
+    EXPECT_ERROR_AT(result, "ike_init_burst is 0, out of range", 13, 18);
+}
+
+}  // namespace
+}  // namespace portcullis::policy

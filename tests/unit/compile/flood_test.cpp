@@ -1,0 +1,94 @@
+// Flood control: per-source IKE_SA_INIT limits compiled into dynamic-set limiters.
+#include "support.hpp"
+
+namespace {
+
+using namespace pc_test;
+using portcullis::Family;
+
+const char* kPolicy = R"([firewall]
+mode = "host"
+wan = "eth0"
+log_drops = 5
+[management]
+sources = ["198.51.100.7"]
+ports = ["tcp/22"]
+[[service]]
+name = "vpn"
+preset = "ikev2"
+allow_from = ["any"]
+)";
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+    std::size_t n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+}
+
+TEST(CompileFlood, IkeServiceGetsPerSourceLimitersOnBothPortsAndFamilies) {
+    auto text = portcullis::compile::compile(load_policy_text(kPolicy)).table_text;
+    EXPECT_EQ(count_of(text, "update @flood4_vpn_ike { ip saddr limit rate over 5/second burst 10 packets }"), 2u)
+        << text;
+    EXPECT_EQ(count_of(text, "update @flood6_vpn_ike { ip6 saddr limit rate over 5/second burst 10 packets }"), 2u);
+    // udp/500: responder SPI zero, exchange 34, initiator flag.
+    EXPECT_NE(text.find("th dport 500 @th,128,32 0x0 @th,160,32 0x0 @th,208,8 0x22 @th,216,8 & 0x8 == 0x8"),
+              std::string::npos)
+        << text;
+    // udp/4500: the same 32 bits later, behind the non-ESP marker.
+    EXPECT_NE(text.find("th dport 4500 @th,64,32 0x0 @th,160,32 0x0 @th,192,32 0x0 @th,240,8 0x22 @th,248,8 & 0x8 == 0x8"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("counter flood_vpn_ike_init {"), std::string::npos);
+    EXPECT_NE(text.find("log prefix \"portcullis drop=flood \" group 5"), std::string::npos);
+}
+
+TEST(CompileFlood, LimitsComeBeforeTheEstablishedShortcut) {
+    auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
+    const auto* input = table.find_chain("input_filter");
+    ASSERT_NE(input, nullptr);
+    std::size_t flood = SIZE_MAX, established = SIZE_MAX;
+    for (std::size_t i = 0; i < input->rules.size(); ++i) {
+        auto text = portcullis::compile::ir::render(input->rules[i]);
+        if (flood == SIZE_MAX && text.find("@flood4_vpn_ike") != std::string::npos) flood = i;
+        if (established == SIZE_MAX && text.find("ct state established,related") != std::string::npos) established = i;
+    }
+    ASSERT_NE(flood, SIZE_MAX);
+    ASSERT_NE(established, SIZE_MAX);
+    EXPECT_LT(flood, established);
+}
+
+TEST(CompileFlood, ConfiguredRateBurstAndGlobalLimit) {
+    std::string policy = std::string(kPolicy) +
+                         "ike_init_limit = \"20/s\"\nike_init_burst = 40\nike_init_global_limit = \"500/s\"\n";
+    auto text = portcullis::compile::compile(load_policy_text(policy)).table_text;
+    EXPECT_NE(text.find("limit rate over 20/second burst 40 packets"), std::string::npos) << text;
+    EXPECT_EQ(count_of(text, "limit rate over 500/second burst 40 packets counter name \"flood_vpn_ike_init_global\""),
+              2u)
+        << text;
+}
+
+TEST(CompileFlood, OffOrNoIkePortsMeansNoLimiter) {
+    auto off = portcullis::compile::compile(load_policy_text(std::string(kPolicy) + "ike_init_limit = \"off\"\n"));
+    EXPECT_EQ(off.table_text.find("flood"), std::string::npos) << off.table_text;
+    std::string wg = kPolicy;
+    wg.replace(wg.find("ikev2"), 5, "wireguard");
+    auto text = portcullis::compile::compile(load_policy_text(wg)).table_text;
+    EXPECT_EQ(text.find("flood"), std::string::npos) << text;
+}
+
+TEST(CompileFlood, TheKernelLoadsIt) {
+    ASSERT_TRUE(nft_available());
+    auto text = portcullis::compile::compile(
+                    load_policy_text(std::string(kPolicy) + "ike_init_global_limit = \"500/s\"\n"))
+                    .table_text;
+    auto file = temp_file("flood.nft");
+    write_text(file, text);
+    auto load = nft_in_private_netns(file, true);
+    EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
+    EXPECT_NE(load.output.find("update @flood4_vpn_ike { ip saddr limit rate over 5/second burst 10 packets }"),
+              std::string::npos)
+        << load.output;
+    if (!HasFailure()) fs::remove_all(file.parent_path());
+}
+
+}  // namespace
