@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "compile/plan.hpp"
 
@@ -86,6 +87,8 @@ constexpr const char* kForwardProtos = "fwd_protos";
 constexpr const char* kPptpHelper = "pptp";
 constexpr const char* kChainFloodDrop = "flood_drop";
 constexpr std::uint32_t kFloodLogPerSecond = 5;
+constexpr const char* kChainConformIke = "conform_ike";
+constexpr const char* kChainConformNatt = "conform_natt";
 
 std::string allow_set(Family family, const std::string& service) {
     return ir::identifier(family == Family::ipv4 ? "allow4_" : "allow6_", service);
@@ -219,6 +222,7 @@ public:
         add_service_chains();
         add_knock_chains();
         add_flood_chain();
+        add_conformance_chains();
         add_deny_chains();
         add_helper_chain();
         add_dnat_chain();
@@ -322,6 +326,23 @@ private:
             }
         }
         if (any_flood_ && has_logging()) table_.limits.push_back({kFloodLogLimit, kFloodLogPerSecond, 0});
+        for (const auto& planned : planned_) {
+            for (auto port : conformance_ports(planned)) {
+                if (port == 500) {
+                    conform_ike_ = planned.service;
+                    for (const char* name : {kConformIkeShort, kConformIkeVersion, kConformIkeExchange,
+                                             kConformIkeLength})
+                        table_.counters.push_back({name});
+                    if (planned.service->drop_ikev1_aggressive)
+                        table_.counters.push_back({kConformIkeAggressive});
+                } else {
+                    conform_natt_ = planned.service;
+                    for (const char* name : {kConformNattShort, kConformNattVersion, kConformNattExchange,
+                                             kConformNattLength, kConformNattSpi})
+                        table_.counters.push_back({name});
+                }
+            }
+        }
     }
 
     void add_sets() {
@@ -612,6 +633,95 @@ private:
         return m;
     }
 
+    static std::vector<std::uint16_t> conformance_ports(const Planned& planned) {
+        std::vector<std::uint16_t> out;
+        if (!planned.service->conformance) return out;
+        for (std::uint16_t port : {std::uint16_t{500}, std::uint16_t{4500}})
+            for (const auto& e : planned.exposures)
+                if (e.protocol == IpProtocol::udp && e.ports && e.ports->first <= port && port <= e.ports->last &&
+                    (e.delivery == Delivery::local || e.delivery == Delivery::forwarded)) {
+                    out.push_back(port);
+                    break;
+                }
+        return out;
+    }
+
+    static ir::Payload raw(std::uint16_t offset, std::uint8_t length, std::vector<std::uint32_t> values,
+                           bool negate = false, std::optional<std::uint32_t> mask = std::nullopt) {
+        return ir::Payload{ir::Payload::Base::transport, offset, length, mask, std::move(values), negate};
+    }
+    static std::vector<std::uint32_t> range(std::uint32_t first, std::uint32_t last) {
+        std::vector<std::uint32_t> out;
+        for (auto v = first; v <= last; ++v) out.push_back(v);
+        return out;
+    }
+
+    // IKE header checks at `shift` bits after the UDP header (0 on 500, 32 behind the non-ESP
+    // marker on 4500): long enough for the 28-byte header, version 1.0 or 2.0, a known exchange
+    // type, a length field that can fit a UDP payload, and optionally no IKEv1 aggressive mode.
+    void add_ike_header_checks(ir::Chain& chain, std::uint16_t shift, const char* too_short, const char* version,
+                               const char* exchange, const char* length, const char* aggressive,
+                               std::vector<ir::Match> guard) const {
+        auto rule = [&](std::vector<ir::Match> extra, const char* counter, std::string comment) {
+            auto matches = guard;
+            matches.insert(matches.end(), extra.begin(), extra.end());
+            chain.rules.push_back({matches, {count(counter), drop()}, std::move(comment)});
+        };
+        // UDP length counts its own 8 bytes.
+        rule({raw(32, 16, range(0, static_cast<std::uint32_t>(8 + 28 + shift / 8 - 1)))}, too_short,
+             "shorter than an IKE header");
+        rule({raw(static_cast<std::uint16_t>(136 + 64 + shift), 8, {0x10u, 0x20u}, true)}, version,
+             "IKE version not 1.0 or 2.0");
+        // IKEv1: 1 base, 2 main, 4 aggressive, 5 informational, 32 quick, 33 new group;
+        // IKEv2: 34-37, 38 session resumption, 43 intermediate, 44 followup key exchange.
+        rule({raw(static_cast<std::uint16_t>(144 + 64 + shift), 8, {1, 2, 4, 5, 32, 33, 34, 35, 36, 37, 38, 43, 44},
+                  true)},
+             exchange, "unknown IKE exchange type");
+        // A length field of 64 KiB or more can never equal a UDP payload's length.
+        rule({raw(static_cast<std::uint16_t>(192 + 64 + shift), 16, {0u}, true)}, length,
+             "IKE length beyond any UDP payload");
+        if (aggressive) rule({raw(static_cast<std::uint16_t>(144 + 64 + shift), 8, {4u})}, aggressive, "IKEv1 aggressive mode");
+    }
+
+    void add_conformance_chains() {
+        if (conform_ike_) {
+            ir::Chain chain;
+            chain.name = kChainConformIke;
+            add_ike_header_checks(chain, 0, kConformIkeShort, kConformIkeVersion, kConformIkeExchange,
+                                  kConformIkeLength,
+                                  conform_ike_->drop_ikev1_aggressive ? kConformIkeAggressive : nullptr, {});
+            table_.chains.push_back(std::move(chain));
+        }
+        if (conform_natt_) {
+            ir::Chain chain;
+            chain.name = kChainConformNatt;
+            // NAT keepalive: exactly one 0xFF byte.
+            chain.rules.push_back({{raw(32, 16, {9u}), raw(64, 8, {0xffu})}, {ir::VerdictStmt{{ir::Verdict::Kind::return_, {}}}},
+                                   "NAT-T keepalive"});
+            // Anything else needs at least 8 payload bytes (ESP SPI + sequence, or marker + SPI).
+            chain.rules.push_back({{raw(32, 16, range(0, 15))}, {count(kConformNattShort), drop()},
+                                   "too short for ESP or IKE"});
+            add_ike_header_checks(chain, 32, kConformNattShort, kConformNattVersion, kConformNattExchange,
+                                  kConformNattLength, nullptr, {raw(64, 32, {0u})});
+            chain.rules.push_back({{raw(64, 32, {0u})}, {ir::VerdictStmt{{ir::Verdict::Kind::return_, {}}}},
+                                   "IKE behind the non-ESP marker"});
+            // ESP: SPIs 1-255 are reserved (RFC 4303).
+            chain.rules.push_back({{raw(64, 24, {0u})}, {count(kConformNattSpi), drop()}, "ESP with a reserved SPI"});
+            table_.chains.push_back(std::move(chain));
+        }
+    }
+
+    void add_conformance_jumps(ir::Chain& chain) const {
+        for (auto [service, port, target] : {std::tuple{conform_ike_, std::uint16_t{500}, kChainConformIke},
+                                             std::tuple{conform_natt_, std::uint16_t{4500}, kChainConformNatt}}) {
+            if (!service) continue;
+            chain.rules.push_back({{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::udp)}},
+                                    ir::Compare{ir::Field::th_dport, {PortRange{port, port}}}},
+                                   {ir::VerdictStmt{jump(target)}},
+                                   {}});
+        }
+    }
+
     // Per-source (and optional global) IKE_SA_INIT limits. They sit before conntrack's
     // established accept: a flood from one source port is an "established" UDP flow after the
     // first answer, and retransmitted SA_INITs are exactly what a flood looks like.
@@ -794,6 +904,7 @@ private:
             {{ir::SetLookup{{ir::Field::ip_saddr}, kBanSetV4}}, {count(kCounterBanned), drop()}, {}});
         chain.rules.push_back(
             {{ir::SetLookup{{ir::Field::ip6_saddr}, kBanSetV6}}, {count(kCounterBanned), drop()}, {}});
+        add_conformance_jumps(chain);
         add_flood_rules(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});
         chain.rules.push_back({{ir::CtState{ir::ct_invalid}}, {count(kCounterInvalid), drop()}, {}});
@@ -871,6 +982,8 @@ private:
     DnatMaps dnat4_, dnat6_;
     std::vector<PortRange> helper_ports_;
     bool any_flood_ = false;
+    const policy::Service* conform_ike_ = nullptr;   // the service exposing udp/500, if checked
+    const policy::Service* conform_natt_ = nullptr;  // the service exposing udp/4500, if checked
     ir::Table table_;
 };
 

@@ -77,4 +77,16 @@ inline constexpr const char* kFloodLogLimit = "flood_log";
 std::string flood_set(Family family, const std::string& service_name, const std::string& what);
 std::string flood_counter(const std::string& service_name, const std::string& what);
 
+// Protocol conformance (issue 5): drops on exposed udp/500 and udp/4500, counted per reason.
+inline constexpr const char* kConformIkeShort = "conform_ike_short";        // < 28-byte IKE header
+inline constexpr const char* kConformIkeVersion = "conform_ike_version";    // not 0x10 / 0x20
+inline constexpr const char* kConformIkeExchange = "conform_ike_exchange";  // unknown exchange type
+inline constexpr const char* kConformIkeLength = "conform_ike_length";      // length >= 64 KiB
+inline constexpr const char* kConformIkeAggressive = "conform_ike_aggressive";  // IKEv1 exchange 4 (opt-in)
+inline constexpr const char* kConformNattShort = "conform_natt_short";      // not keepalive, < 8 bytes, or short IKE
+inline constexpr const char* kConformNattVersion = "conform_natt_version";
+inline constexpr const char* kConformNattExchange = "conform_natt_exchange";
+inline constexpr const char* kConformNattLength = "conform_natt_length";
+inline constexpr const char* kConformNattSpi = "conform_natt_spi";  // ESP with a reserved SPI 1-255
+
 }  // namespace portcullis::compile

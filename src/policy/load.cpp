@@ -41,9 +41,11 @@ constexpr std::array<std::string_view, 8> kFirewallKeys{"mode",    "wan",       
                                                         "default", "masquerade", "log_drops", "log_rate"};
 constexpr std::array<std::string_view, 2> kRuntimeKeys{"grant_timeout", "ban_timeout"};
 constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
-constexpr std::array<std::string_view, 11> kServiceKeys{
-    "name",  "preset",  "ports", "forward_to",     "allow_from",           "guard",
-    "trusted", "knock", "ike_init_limit", "ike_init_burst", "ike_init_global_limit"};
+constexpr std::array<std::string_view, 13> kServiceKeys{
+    "name",           "preset",         "ports",          "forward_to",
+    "allow_from",     "guard",          "trusted",        "knock",
+    "ike_init_limit", "ike_init_burst", "ike_init_global_limit", "conformance",
+    "drop_ikev1_aggressive"};
 constexpr std::array<std::string_view, 5> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
                                                      "log_group"};
 
@@ -624,6 +626,8 @@ private:
         }
         read_knock(table, label, service);
         read_flood(table, service);
+        if (auto conformance = optional_bool(table, "conformance")) service.conformance = *conformance;
+        if (auto aggressive = optional_bool(table, "drop_ikev1_aggressive")) service.drop_ikev1_aggressive = *aggressive;
         if (auto trusted = optional_bool(table, "trusted")) service.trusted = *trusted;
 
         policy_.services.push_back(std::move(service));

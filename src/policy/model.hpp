@@ -97,6 +97,10 @@ struct Service {
     // New IKE_SA_INIT requests (responder SPI 0, exchange 34, initiator flag) to udp/500 and, after
     // the non-ESP marker, udp/4500: applies when the service exposes those ports.
     FloodLimit ike_init;
+    // Protocol conformance on exposed udp/500 and udp/4500 (issue 5): malformed IKE / NAT-T dropped
+    // in the kernel and counted per reason. Optional: IKEv1 aggressive mode (exchange 4) dropped.
+    bool conformance = true;
+    bool drop_ikev1_aggressive = false;
     bool trusted = false;  // sources are never banned by detectors (issue: detection)
     // Preset-derived behaviour the compiler must honour:
     bool l2tp_only_inside_ipsec = false;  // l2tp-ipsec: UDP 1701 only with `meta secpath exists`

@@ -92,3 +92,43 @@ TEST(CompileFlood, TheKernelLoadsIt) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CompileConformance, IkeAndNattChainsWithPerReasonCounters) {
+    auto text = portcullis::compile::compile(load_policy_text(kPolicy)).table_text;
+    EXPECT_NE(text.find("meta l4proto udp th dport 500 jump conform_ike"), std::string::npos) << text;
+    EXPECT_NE(text.find("meta l4proto udp th dport 4500 jump conform_natt"), std::string::npos) << text;
+    EXPECT_NE(text.find("@th,200,8 != { 0x10, 0x20 } counter name \"conform_ike_version\" drop"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("@th,64,32 0x0 @th,232,8 != { 0x10, 0x20 } counter name \"conform_natt_version\" drop"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("@th,64,24 0x0 counter name \"conform_natt_spi\" drop"), std::string::npos) << text;
+    for (const char* counter : {"conform_ike_short", "conform_ike_version", "conform_ike_exchange", "conform_ike_length",
+                                "conform_natt_short", "conform_natt_version", "conform_natt_exchange",
+                                "conform_natt_length", "conform_natt_spi"})
+        EXPECT_NE(text.find(std::string("counter ") + counter + " {"), std::string::npos) << counter;
+    EXPECT_EQ(text.find("conform_ike_aggressive"), std::string::npos);  // opt-in
+}
+
+TEST(CompileConformance, AggressiveModeOptInAndOff) {
+    auto agg = portcullis::compile::compile(load_policy_text(std::string(kPolicy) + "drop_ikev1_aggressive = true\n"));
+    EXPECT_NE(agg.table_text.find("@th,208,8 0x4 counter name \"conform_ike_aggressive\" drop"), std::string::npos)
+        << agg.table_text;
+    auto off = portcullis::compile::compile(load_policy_text(std::string(kPolicy) + "conformance = false\n"));
+    EXPECT_EQ(off.table_text.find("conform_"), std::string::npos);
+}
+
+TEST(CompileConformance, TheKernelLoadsIt) {
+    ASSERT_TRUE(nft_available());
+    auto text =
+        portcullis::compile::compile(load_policy_text(std::string(kPolicy) + "drop_ikev1_aggressive = true\n")).table_text;
+    auto file = temp_file("conform.nft");
+    write_text(file, text);
+    auto load = nft_in_private_netns(file, true);
+    EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
+    if (!HasFailure()) fs::remove_all(file.parent_path());
+}
+
+}  // namespace
