@@ -10,26 +10,25 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 namespace portcullis::daemon {
 
 std::string serialize_state(const DaemonState& state) {
-    nlohmann::ordered_json root;
-    root["version"] = kStateVersion;
-    auto bans = nlohmann::ordered_json::array();
-    for (const BanRecord& ban : state.bans) {
-        nlohmann::ordered_json item;
-        item["prefix"] = ban.prefix.is_host() ? ban.prefix.address.to_string() : ban.prefix.to_string();
-        item["banned_at"] = ban.banned_at;
-        item["expires_at"] = ban.expires_at;
-        item["offences"] = ban.offences;
-        item["last_duration"] = ban.last_duration;
-        item["reason"] = ban.reason;
-        bans.push_back(std::move(item));
+    // Written directly rather than through a JSON DOM: a million bans must not cost seconds.
+    std::string out = "{\n \"version\": " + std::to_string(kStateVersion) + ",\n \"bans\": [";
+    out.reserve(out.size() + state.bans.size() * 128);
+    for (std::size_t i = 0; i < state.bans.size(); ++i) {
+        const BanRecord& ban = state.bans[i];
+        std::string prefix = ban.prefix.is_host() ? ban.prefix.address.to_string() : ban.prefix.to_string();
+        out += i ? ",\n  " : "\n  ";
+        out += fmt::format(R"({{"prefix": "{}", "banned_at": {}, "expires_at": {}, "offences": {}, "last_duration": {}, "reason": {}}})",
+                           prefix, ban.banned_at, ban.expires_at, ban.offences, ban.last_duration,
+                           nlohmann::json(ban.reason).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
-    root["bans"] = std::move(bans);
-    return root.dump(1) + "\n";
+    out += state.bans.empty() ? "]\n}\n" : "\n ]\n}\n";
+    return out;
 }
 
 namespace {
