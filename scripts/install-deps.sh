@@ -14,7 +14,7 @@ lab_pkgs=(
   iproute2 iputils-ping nftables conntrack procps psmisc curl util-linux
   strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins
   nmap hping3 tshark tcpdump tcpreplay socat iperf3 openssh-server
-  xl2tpd pptp-linux pptpd fwknop-client fwknop-server knockd python3 python3-scapy xxd
+  xl2tpd pptp-linux pptpd fwknop-client fwknop-server knockd python3 python3-scapy python3-prometheus-client xxd
 )
 
 want=("${build_pkgs[@]}")
