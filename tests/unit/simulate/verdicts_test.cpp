@@ -29,15 +29,21 @@ struct Case {
     std::vector<Step> steps;
 };
 
+// UDP 500 carries a well-formed IKE_SA_INIT header: the compiled IKE conformance chain drops
+// anything else on that port before the service sees it.
 PacketBuilder udp4(const std::string& s, const std::string& d, std::uint16_t sp, std::uint16_t dp) {
-    return PacketBuilder().ethernet().ipv4(s, d).udp(sp, dp).raw(Buffer(16, 0x11));
+    PacketBuilder packet = PacketBuilder().ethernet().ipv4(s, d).udp(sp, dp);
+    if (sp == 500 || dp == 500) return packet.ike(dissect::testing::IkeBuilder::v2(34));
+    return packet.raw(Buffer(16, 0x11));
 }
 PacketBuilder tcp4(const std::string& s, const std::string& d, std::uint16_t sp, std::uint16_t dp,
                    std::uint8_t flags = kSyn) {
     return PacketBuilder().ethernet().ipv4(s, d).tcp(sp, dp, flags);
 }
 PacketBuilder udp6(const std::string& s, const std::string& d, std::uint16_t sp, std::uint16_t dp) {
-    return PacketBuilder().ethernet().ipv6(s, d).udp(sp, dp).raw(Buffer(16, 0x22));
+    PacketBuilder packet = PacketBuilder().ethernet().ipv6(s, d).udp(sp, dp);
+    if (sp == 500 || dp == 500) return packet.ike(dissect::testing::IkeBuilder::v2(34));
+    return packet.raw(Buffer(16, 0x22));
 }
 PacketBuilder tcp6(const std::string& s, const std::string& d, std::uint16_t sp, std::uint16_t dp,
                    std::uint8_t flags = kSyn) {
