@@ -344,6 +344,12 @@ struct Simulator::Impl {
         if (!set || !k) return false;
         expire(m.set, c.time);
         auto& elements = runtime[m.set];
+        if (m.op == ir::SetUpdate::Op::remove) {
+            // `delete @set { key }` on the packet path: removes the element if present, never stops
+            // evaluation (knock resets use it).
+            std::erase_if(elements, [&](const RuntimeElement& e) { return e.key == *k; });
+            return true;
+        }
         std::optional<std::uint32_t> timeout = m.timeout_seconds;
         if (!timeout && set->timeout_seconds && *set->timeout_seconds) timeout = set->timeout_seconds;
         const double expires = timeout ? c.time + *timeout : kNever;

@@ -161,7 +161,8 @@ private:
                     auto set = set_named(m.set, m.key.size());
                     if (!set) return tl::unexpected(set.error());
                     if ((*set)->is_map()) return fail("add/update into a map is not modelled");
-                    if (m.op != ir::SetUpdate::Op::add && m.op != ir::SetUpdate::Op::update)
+                    if (m.op != ir::SetUpdate::Op::add && m.op != ir::SetUpdate::Op::update &&
+                        m.op != ir::SetUpdate::Op::remove)
                         return fail("unknown set operation");
                     return {};
                 },

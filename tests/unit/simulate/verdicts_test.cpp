@@ -332,5 +332,32 @@ TEST(SimulateOptions, ParseGrantAndBan) {
     EXPECT_FALSE(parse_ban("198.51.100.1/24"));  // host bits set
 }
 
+// The compiler's knock chain (stage sets, per-step timeouts, reset by delete) evaluated end to end:
+// the sequence opens SSH for the knocker only, a wrong step resets, a repeated step is harmless.
+TEST(SimulateVerdicts, CompiledKnockSequenceOpensForTheKnockerOnly) {
+    auto sim = make("tests/unit/compile/policies/host_knock.toml");
+    ASSERT_TRUE(sim);
+    Feeder feed(*sim);
+    const std::string host = "203.0.113.1", knocker = "203.0.113.77", other = "203.0.113.78";
+    auto knock = [&](const std::string& from, double t) {
+        EXPECT_EQ(feed(tcp4(from, host, 41000, 17301), t).verdict, Verdict::drop);
+        EXPECT_EQ(feed(tcp4(from, host, 41000, 17301), t + 0.1).verdict, Verdict::drop);  // repeated step
+        EXPECT_EQ(feed(udp4(from, host, 41001, 28113), t + 0.2).verdict, Verdict::drop);
+        EXPECT_EQ(feed(tcp4(from, host, 41002, 11923), t + 0.3).verdict, Verdict::drop);
+    };
+    EXPECT_EQ(feed(tcp4(knocker, host, 40000, 22), 100).verdict, Verdict::drop);
+    knock(knocker, 101);
+    EXPECT_EQ(feed(tcp4(knocker, host, 40001, 22), 102).verdict, Verdict::accept);
+    EXPECT_EQ(feed(tcp4(other, host, 40002, 22), 102).verdict, Verdict::drop);
+    EXPECT_EQ(feed(tcp4(knocker, host, 40003, 22), 140).verdict, Verdict::drop);  // open_for = 30s passed
+
+    // A wrong step in the middle resets: finishing the sequence afterwards opens nothing.
+    EXPECT_EQ(feed(tcp4(other, host, 42000, 17301), 200).verdict, Verdict::drop);
+    EXPECT_EQ(feed(tcp4(other, host, 42001, 11923), 200.1).verdict, Verdict::drop);  // out of order
+    EXPECT_EQ(feed(udp4(other, host, 42002, 28113), 200.2).verdict, Verdict::drop);
+    EXPECT_EQ(feed(tcp4(other, host, 42003, 11923), 200.3).verdict, Verdict::drop);
+    EXPECT_EQ(feed(tcp4(other, host, 42004, 22), 201).verdict, Verdict::drop);
+}
+
 }  // namespace
 }  // namespace portcullis::simulate::testing
