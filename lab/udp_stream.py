@@ -60,8 +60,9 @@ def recv(port, seconds, streams):
         missing = (sent - len([n for n in got if n < sent])) if sent is not None else "unknown"
         if sent is None or missing != 0:
             ok = False
+        gaps = sorted(set(range(sent)) - got)[:10] if sent is not None else []
         print(f"stream={stream} sent={sent} received={len(got)} missing={missing} "
-              f"duplicates={dups.get(stream, 0)}", flush=True)
+              f"duplicates={dups.get(stream, 0)} first_missing={gaps}", flush=True)
     sys.exit(0 if ok else 1)
 
 

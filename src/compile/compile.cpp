@@ -192,7 +192,13 @@ ir::Set port_map(std::string name, std::vector<ir::DataType> key, std::vector<ir
     set.name = std::move(name);
     set.key = std::move(key);
     set.data = std::move(data);
-    set.flags.interval = with_port;
+    // Interval maps only where a range needs one: an interval backend swaps in its new elements
+    // after the commit's generation flip, so a packet meeting a re-created interval map in that
+    // window misses it (measured: re-applies under a flow lost datagrams). Hash maps switch
+    // with the generation itself.
+    set.flags.interval = with_port && std::any_of(entries.begin(), entries.end(), [](const PortEntry& e) {
+        return e.ports && e.ports->first != e.ports->last;
+    });
     for (const auto& e : sorted_disjoint(entries)) {
         ir::Element element;
         if (with_proto) element.key.push_back(ir::Proto{e.protocol});
@@ -367,7 +373,9 @@ private:
                 ir::Set set;
                 set.name = kMgmtPorts;
                 set.key = {ir::DataType::inet_proto, ir::DataType::inet_service};
-                set.flags.interval = true;
+                set.flags.interval = std::any_of(ports.begin(), ports.end(), [](const PortEntry& e) {
+                    return e.ports && e.ports->first != e.ports->last;
+                });
                 for (const auto& e : merged(ports))
                     set.elements.push_back({{ir::Proto{e.protocol}, *e.ports}, {}});
                 table_.sets.push_back(std::move(set));
