@@ -3,7 +3,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit lab asan fuzz-regress clang bench format tidy clean
+.PHONY: all deps build demo test unit lab lab-quarantine asan fuzz-regress clang bench format tidy clean
 
 all: build
 
@@ -21,7 +21,11 @@ unit: build
 	@cd $(BUILD_DIR) && ctest -L unit --output-on-failure -j $(JOBS)
 
 lab: build
-	@cd $(BUILD_DIR) && ctest -L lab --output-on-failure --repeat until-pass:2
+	@cd $(BUILD_DIR) && ctest -L '^lab$$' --output-on-failure --repeat until-pass:2
+
+# Known failures, kept strict and run on demand (not part of `make test`).
+lab-quarantine: build
+	@cd $(BUILD_DIR) && ctest -L lab-quarantine --output-on-failure
 
 # Sanitizer build (clang): unit tests and every saved fuzz regression input under ASan+UBSan.
 asan: deps
@@ -33,7 +37,7 @@ asan: deps
 # more before it counts as failed (ctest prints both attempts, so a flake stays visible).
 test: build asan
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L 'unit|fuzz-regression' -j $(JOBS)
-	@cd $(BUILD_DIR) && ctest --output-on-failure -L lab --repeat until-pass:2
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L '^lab$$' --repeat until-pass:2
 
 clang: deps
 	@cmake --preset clang >/dev/null
