@@ -2,50 +2,9 @@
 
 #include <cstdio>
 
+#include "dissect/ike/ike.hpp"
+
 namespace portcullis::diagnose {
-
-namespace {
-
-const char* v2_notify_name(std::uint16_t type) {
-    switch (type) {
-        case 1: return "UNSUPPORTED_CRITICAL_PAYLOAD";
-        case 4: return "INVALID_IKE_SPI";
-        case 5: return "INVALID_MAJOR_VERSION";
-        case 7: return "INVALID_SYNTAX";
-        case 9: return "INVALID_MESSAGE_ID";
-        case 11: return "INVALID_SPI";
-        case 14: return "NO_PROPOSAL_CHOSEN";
-        case 17: return "INVALID_KE_PAYLOAD";
-        case 24: return "AUTHENTICATION_FAILED";
-        case 34: return "SINGLE_PAIR_REQUIRED";
-        case 35: return "NO_ADDITIONAL_SAS";
-        case 36: return "INTERNAL_ADDRESS_FAILURE";
-        case 37: return "FAILED_CP_REQUIRED";
-        case 38: return "TS_UNACCEPTABLE";
-        case 39: return "INVALID_SELECTORS";
-        case 43: return "TEMPORARY_FAILURE";
-        case 44: return "CHILD_SA_NOT_FOUND";
-        default: return nullptr;
-    }
-}
-
-const char* v1_notify_name(std::uint16_t type) {
-    static const char* const names[] = {
-        nullptr, "INVALID-PAYLOAD-TYPE", "DOI-NOT-SUPPORTED", "SITUATION-NOT-SUPPORTED",
-        "INVALID-COOKIE", "INVALID-MAJOR-VERSION", "INVALID-MINOR-VERSION",
-        "INVALID-EXCHANGE-TYPE", "INVALID-FLAGS", "INVALID-MESSAGE-ID", "INVALID-PROTOCOL-ID",
-        "INVALID-SPI", "INVALID-TRANSFORM-ID", "ATTRIBUTES-NOT-SUPPORTED", "NO-PROPOSAL-CHOSEN",
-        "BAD-PROPOSAL-SYNTAX", "PAYLOAD-MALFORMED", "INVALID-KEY-INFORMATION",
-        "INVALID-ID-INFORMATION", "INVALID-CERT-ENCODING", "INVALID-CERTIFICATE",
-        "CERT-TYPE-UNSUPPORTED", "INVALID-CERT-AUTHORITY", "INVALID-HASH-INFORMATION",
-        "AUTHENTICATION-FAILED", "INVALID-SIGNATURE", "ADDRESS-NOTIFICATION",
-        "NOTIFY-SA-LIFETIME", "CERTIFICATE-UNAVAILABLE", "UNSUPPORTED-EXCHANGE-TYPE",
-        "UNEQUAL-PAYLOAD-LENGTHS"};
-    if (type < sizeof(names) / sizeof(names[0])) return names[type];
-    return nullptr;
-}
-
-}  // namespace
 
 std::string hex64(std::uint64_t value) {
     char buffer[24];
@@ -60,8 +19,9 @@ std::string hex32(std::uint32_t value) {
 }
 
 std::string ike_notify_label(bool v2, std::uint16_t type) {
-    const char* name = v2 ? v2_notify_name(type) : v1_notify_name(type);
-    std::string label = name != nullptr ? name : (v2 ? "notify" : "notification");
+    // The protocol names live with the dissector; this file adds only what admins should do.
+    const std::string_view name = dissect::ike::notify_name(v2, type);
+    std::string label = name != "unknown" ? std::string(name) : (v2 ? "notify" : "notification");
     return label + " (" + std::to_string(type) + ")";
 }
 
