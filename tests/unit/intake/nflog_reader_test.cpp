@@ -59,7 +59,7 @@ struct Aligned {
         for (const auto& m : messages) all.insert(all.end(), m.begin(), m.end());
         size = all.size();
         storage.resize((size + 7) / 8 + 1);
-        std::memcpy(storage.data(), all.data(), size);
+        if (size != 0) std::memcpy(storage.data(), all.data(), size);  // empty: data() may be null
     }
     Bytes bytes() const { return as_bytes(storage.data(), size); }
 };
