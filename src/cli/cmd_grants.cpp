@@ -1,27 +1,12 @@
 #include <fmt/core.h>
 
 #include "cli/command.hpp"
+#include "cli/daemon_request.hpp"
 #include "daemon/control_client.hpp"
 #include "daemon/control_server.hpp"
 #include "policy/values.hpp"
 
 namespace portcullis::cli {
-
-namespace {
-
-int send_and_report(const std::string& control, const nlohmann::json& request, bool as_json,
-                    const std::function<void(const nlohmann::json&)>& print) {
-    auto reply = daemon::control_call(control, request);
-    if (!reply) {
-        fmt::print(stderr, "error: {}\n", reply.error().message);
-        return kDaemonError;
-    }
-    if (as_json) fmt::print("{}\n", reply->dump(2));
-    else print(*reply);
-    return kOk;
-}
-
-}  // namespace
 
 void register_grants(CLI::App& app, Action& action) {
     auto* sub = app.add_subcommand("grants", "list, add or revoke grants (a source may reach a guarded service for a while)");
