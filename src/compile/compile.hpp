@@ -31,6 +31,7 @@ struct TableManifest {
     std::vector<std::string> counters;      // named counters (kept when still defined)
     std::vector<std::string> ct_helpers;
     std::vector<std::string> limits;        // named limiters (drop logging rate)
+    std::vector<std::string> counted_sets;  // sets whose elements count (per-service counters)
 };
 
 struct Compiled {

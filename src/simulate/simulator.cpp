@@ -383,6 +383,12 @@ struct Simulator::Impl {
                     if (!set || !k) return false;
                     auto hit = lookup(*set, *k, c.time);
                     if (hit && !x.negate) element = hit->text;
+                    // A counted set counts every lookup that finds an element, as the kernel does.
+                    if (hit && hit->element && set->counted && !hit->element->counter.empty()) {
+                        auto& counter = counters[hit->element->counter];
+                        ++counter.packets;
+                        counter.bytes += c.packet->length;
+                    }
                     return hit.has_value() != x.negate;
                 },
                 [&](const ir::Compare& x) { return compare_match(c, x); },
@@ -1007,6 +1013,10 @@ Result<std::unique_ptr<Simulator>> Simulator::create(ir::Table table, Box box, O
     for (const auto& limit : impl.table.limits)
         impl.named_limits.emplace(limit.name, TokenBucket(limit.rate_per_second, limit.burst_packets));
     for (const auto& counter : impl.table.counters) impl.counters[counter.name];
+    for (const auto& set : impl.table.sets)
+        if (set.counted)
+            for (const auto& element : set.elements)
+                if (!element.counter.empty()) impl.counters[element.counter];
     if (impl.options.iif && impl.options.iif->empty()) return fail("--iif: empty interface name");
     for (const auto& g : impl.options.grants)
         if (auto r = sim->grant(g.service, g.address, 0, g.seconds); !r) return tl::unexpected(r.error());
@@ -1102,6 +1112,15 @@ Summary Simulator::summary() const {
     s.connections = impl_->connections_created;
     for (const auto& counter : impl_->table.counters)
         s.counters.emplace_back(counter.name, this->counter(counter.name));
+    // Logical counters kept in counted set elements (one per service and verdict), after the
+    // named ones, each once, in table order.
+    std::set<std::string> seen;
+    for (const auto& set : impl_->table.sets) {
+        if (!set.counted) continue;
+        for (const auto& element : set.elements)
+            if (!element.counter.empty() && seen.insert(element.counter).second)
+                s.counters.emplace_back(element.counter, this->counter(element.counter));
+    }
     return s;
 }
 
