@@ -1,5 +1,7 @@
 #include "kernel/nft_kernel.hpp"
 
+#include "kernel/table_text.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -107,6 +109,46 @@ public:
         return list("list table " + kTableRef, listing_flags(detail));
     }
 
+    Result<std::optional<std::string>> list_table_skeleton() override {
+        Context probe;
+        if (!probe.ok()) return fail("libnftables: cannot create a context");
+        auto tables = probe.run(std::string("list tables ") + compile::kTableFamily);
+        if (!tables) return fail(tables.error().message);
+        const std::string ours = std::string("table ") + compile::kTableFamily + " " + compile::kTableName;
+        bool present = false;
+        std::size_t at = 0;
+        while (!present && (at = tables->find(ours, at)) != std::string::npos) {
+            std::size_t end = at + ours.size();
+            present = (at == 0 || (*tables)[at - 1] == '\n') && (end == tables->size() || (*tables)[end] == '\n');
+            at = end;
+        }
+        if (!present) return std::optional<std::string>();
+        // Family-wide listings of sets, maps and chains print declarations only (no elements, no
+        // rules); object listings are per table.
+        std::string listing;
+        for (const std::string& command :
+             {std::string("list sets ") + compile::kTableFamily, std::string("list maps ") + compile::kTableFamily,
+              std::string("list chains ") + compile::kTableFamily, "list counters table " + kTableRef,
+              "list quotas table " + kTableRef, "list limits table " + kTableRef,
+              "list ct helpers table " + kTableRef}) {
+            Context ctx;
+            if (!ctx.ok()) return fail("libnftables: cannot create a context");
+            ctx.set_output_flags(NFT_CTX_OUTPUT_TERSE);
+            auto out = ctx.run(command);
+            if (!out) return fail("`nft " + command + "`: " + out.error().message);
+            listing += *out;
+        }
+        return std::optional<std::string>(
+            merge_table_blocks(listing, compile::kTableFamily, compile::kTableName));
+    }
+
+    Result<std::string> list_set_text(const std::string& kind, const std::string& name) override {
+        auto listed = list("list " + kind + " " + kTableRef + " " + name, 0);
+        if (!listed) return fail(listed.error().message);
+        if (!*listed) return fail("the table does not exist");
+        return std::move(**listed);
+    }
+
     Result<std::string> list_ruleset_text() override {
         Context ctx;
         if (!ctx.ok()) return fail("libnftables: cannot create a context");
@@ -160,5 +202,13 @@ Result<std::optional<nlohmann::json>> RecordingNftables::list_table_json(Detail)
 Result<std::optional<std::string>> RecordingNftables::list_table_text(Detail) { return table_text; }
 
 Result<std::string> RecordingNftables::list_ruleset_text() { return ruleset_text; }
+
+Result<std::optional<std::string>> RecordingNftables::list_table_skeleton() { return table_text; }
+
+Result<std::string> RecordingNftables::list_set_text(const std::string&, const std::string& name) {
+    auto it = set_texts.find(name);
+    if (it == set_texts.end()) return fail("Error: No such file or directory; did you mean set '" + name + "'?");
+    return it->second;
+}
 
 }  // namespace portcullis::kernel

@@ -311,6 +311,128 @@ std::string strip_set_elements(std::string_view text, const std::vector<std::str
     return out;
 }
 
+namespace {
+
+// Drops the per-element annotations a listing adds (`counter packets N bytes M`, `expires 3s`,
+// `timeout 1h`, `comment "..."`): what remains identifies the element (key, and data for maps).
+std::string element_identity(std::string_view element) {
+    std::string text = collapse_whitespace(element);
+    for (std::string_view word : {" comment \"", " counter packets ", " expires ", " timeout "}) {
+        std::size_t at = text.find(word);
+        if (at != std::string::npos) text.erase(at);
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+}  // namespace
+
+std::vector<std::string> set_elements(const TableObject& set_or_map) {
+    std::vector<std::string> out;
+    for (auto& element : set_elements_with_text(set_or_map)) out.push_back(std::move(element.identity));
+    return out;
+}
+
+std::vector<ElementText> set_elements_with_text(const TableObject& set_or_map) {
+    std::vector<ElementText> out;
+    for (const auto& statement : statements(set_or_map.body)) {
+        if (!starts_with_word(statement.text, "elements")) continue;
+        std::string_view text = statement.text;
+        std::size_t open = text.find('{');
+        std::size_t close = text.rfind('}');
+        if (open == std::string_view::npos || close == std::string_view::npos || close <= open) continue;
+        std::string_view inner = text.substr(open + 1, close - open - 1);
+        bool in_string = false;
+        int depth = 0;
+        std::size_t start = 0;
+        auto take = [&](std::size_t stop) {
+            std::string_view raw = inner.substr(start, stop - start);
+            auto identity = element_identity(raw);
+            if (!identity.empty()) out.push_back({std::move(identity), collapse_whitespace(raw)});
+        };
+        for (std::size_t i = 0; i < inner.size(); ++i) {
+            char c = inner[i];
+            if (in_string) {
+                if (c == '"') in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '{') {
+                ++depth;
+            } else if (c == '}') {
+                if (depth > 0) --depth;
+            } else if (c == ',' && depth == 0) {
+                take(i);
+                start = i + 1;
+            }
+        }
+        take(inner.size());
+    }
+    return out;
+}
+
+std::string element_key(std::string_view identity) {
+    std::size_t colon = identity.find(" : ");
+    return std::string(identity.substr(0, colon));
+}
+
+std::optional<std::string> base_chain_header(const TableObject& chain) {
+    for (const auto& statement : statements(chain.body)) {
+        if (starts_with_word(statement.text, "type")) return collapse_whitespace(statement.text);
+        return std::nullopt;  // the header, when there is one, is the first statement
+    }
+    return std::nullopt;
+}
+
+std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names) {
+    auto table = scan_table(text);
+    if (!table) return std::string(text);
+    std::string out(text);
+    for (const auto& object : table->objects) {
+        if (object.kind != "set" && object.kind != "map") continue;
+        if (std::find(set_names.begin(), set_names.end(), object.name) == set_names.end()) continue;
+        std::size_t body_offset = static_cast<std::size_t>(object.body.data() - text.data());
+        for (const auto& statement : statements(object.body)) {
+            if (!starts_with_word(statement.text, "elements")) continue;
+            for (std::size_t i = body_offset + statement.begin; i < body_offset + statement.end; ++i)
+                if (out[i] != '\n') out[i] = ' ';
+        }
+    }
+    return out;
+}
+
+std::string merge_table_blocks(std::string_view listing, std::string_view family, std::string_view name) {
+    const std::string head = "table " + std::string(family) + " " + std::string(name) + " {";
+    std::string bodies;
+    std::size_t at = 0;
+    while ((at = listing.find(head, at)) != std::string_view::npos) {
+        if (at > 0 && listing[at - 1] != '\n') {
+            at += head.size();
+            continue;
+        }
+        std::size_t open = at + head.size();
+        int depth = 1;
+        bool in_string = false;
+        std::size_t i = open;
+        for (; i < listing.size() && depth > 0; ++i) {
+            char c = listing[i];
+            if (in_string) {
+                if (c == '"') in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '{') {
+                ++depth;
+            } else if (c == '}') {
+                --depth;
+            }
+        }
+        if (depth != 0) break;  // truncated listing: take what was complete
+        bodies.append(listing.substr(open, i - 1 - open));
+        if (!bodies.empty() && bodies.back() != '\n') bodies += '\n';
+        at = i;
+    }
+    return head + "\n" + bodies + "}\n";
+}
+
 bool is_runtime_set_name(std::string_view name) {
     if (name == compile::kBanSetV4 || name == compile::kBanSetV6) return true;
     return (name.size() > 7 && (name.substr(0, 7) == "grant4_" || name.substr(0, 7) == "grant6_"));
