@@ -22,6 +22,7 @@
 #include "daemon/set_batcher.hpp"
 #include "daemon/state_file.hpp"
 #include "intake/nflog_reader.hpp"
+#include "kernel/netlink_element_counters.hpp"
 #include "kernel/confirm.hpp"
 #include "kernel/netlink_counters.hpp"
 #include "kernel/netlink_set_writer.hpp"
@@ -83,6 +84,7 @@ private:
     std::unique_ptr<kernel::Nftables> nft_;
     std::unique_ptr<kernel::SetElementWriter> writer_;
     std::unique_ptr<kernel::CounterReader> counters_;
+    kernel::NetlinkElementCounterReader* element_counters_ = nullptr;  // owned by counters_
     std::unique_ptr<SetBatcher> batcher_;
     std::unique_ptr<RuntimeState> runtime_;
     std::unique_ptr<ControlServer> control_;
@@ -378,6 +380,8 @@ std::string Daemon::metrics() {
     text.family("portcullis_start_time_seconds", "gauge", "Unix time the daemon started");
     text.sample("portcullis_start_time_seconds", static_cast<double>(started_at_));
 
+    // Unguarded services count in the elements of the counted sets (compile.hpp manifest).
+    if (element_counters_ && current_) element_counters_->set_sets(current_->compiled.manifest.counted_sets);
     auto counters = counters_ ? counters_->read() : fail("no counter reader");
     if (counters) {
         std::map<std::string, std::pair<std::string, std::string>> service_counters;
@@ -506,7 +510,10 @@ int Daemon::run() {
     }
     writer_ = std::move(*writer);
     if (auto reader = kernel::NetlinkCounterReader::open(compile::kTableFamily, compile::kTableName)) {
-        counters_ = std::move(*reader);
+        auto elements = kernel::NetlinkElementCounterReader::open(compile::kTableFamily, compile::kTableName);
+        element_counters_ = elements ? elements->get() : nullptr;
+        counters_ = std::make_unique<kernel::CombinedCounterReader>(
+            std::move(*reader), elements ? std::move(*elements) : nullptr);
     }
     batcher_ = std::make_unique<SetBatcher>(*writer_);
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
