@@ -8,8 +8,9 @@
 //                                                 load + re-apply into the kernel (empty sets);
 //                                                 split: hosts into hash set ban4 (proposed layout)
 //   bench_daemon startup-own STATE_FILE HISTORY   the daemon's own start-up with ban4 already full:
-//                                                 netlink listing, reconcile with a state file of
-//                                                 HISTORY bans, state file write; RSS peak/after
+//                                                 read a state file of HISTORY running bans, re-add
+//                                                 them, write the file; RSS peak/after
+//   bench_daemon list TABLE SET [host]            one netlink listing of SET (interval unless host)
 //   bench_daemon nflog-decode SECONDS             NFLOG messages decoded per second (one core)
 #include <malloc.h>
 #include <nftables/libnftables.h>
@@ -152,9 +153,10 @@ int restore(const std::string& path, std::uint32_t count, bool split) {
     return report.ok() ? 0 : 1;
 }
 
-// The daemon's own start-up work with COUNT bans already in the kernel (the apply path is not
-// included: it is measured separately): list ban4 over netlink, reconcile with a state file
-// holding `history` of them, write the state file. Peak and final RSS of this process.
+// The daemon's own start-up work with the ban sets already full (the apply path is not included:
+// it is measured separately): read a state file holding `history` running bans, re-add them (the
+// kernel has them: no-ops), write the state file. The ban sets are not listed (see `list`).
+// Peak and final RSS of this process.
 int startup_own(const std::string& path, std::uint32_t history) {
     std::int64_t now = std::time(nullptr);
     daemon::DaemonState state;
@@ -165,6 +167,7 @@ int startup_own(const std::string& path, std::uint32_t history) {
         return 1;
     }
     state = {};
+    malloc_trim(0);
     std::string rss_before = status_field("VmRSS");
     auto writer = kernel::NetlinkSetWriter::open("inet", "portcullis");
     if (!writer) {
@@ -173,31 +176,39 @@ int startup_own(const std::string& path, std::uint32_t history) {
     }
     auto start = Clock::now();
     daemon::StateLoad loaded = daemon::load_state_file(path, now);
-    daemon::RuntimeState::KernelView view;
-    auto listed = (*writer)->list("ban4", true);
-    if (!listed) {
-        std::fprintf(stderr, "%s\n", listed.error().message.c_str());
-        return 1;
-    }
-    double list_seconds = seconds_since(start);
-    view.bans = std::move(*listed);
-    std::size_t kernel_bans = view.bans.size();
     daemon::SetBatcher batcher(**writer);
     daemon::EventLog events;
     daemon::RuntimeState runtime(batcher, events, [] { return static_cast<std::int64_t>(std::time(nullptr)); });
-    std::size_t readded = runtime.restore(loaded.state, view);
-    batcher.flush();
-    view = {};
+    std::size_t readded = runtime.restore(loaded.state, {});
+    auto report = batcher.flush();
     loaded = {};
     malloc_trim(0);
     auto saved = daemon::save_state_file(path, runtime.export_state());
     malloc_trim(0);
     double total = seconds_since(start);
-    std::printf("startup-own kernel_bans=%zu history=%u readded=%zu records=%zu active=%zu list+load_seconds=%.2f total_seconds=%.2f "
+    std::printf("startup-own history=%u readded=%zu failures=%zu records=%zu total_seconds=%.3f "
                 "rss_before=%s rss_after=%s rss_peak=%s%s\n",
-                kernel_bans, history, readded, runtime.ban_records(), runtime.active_bans(), list_seconds, total,
-                rss_before.c_str(), status_field("VmRSS").c_str(), status_field("VmHWM").c_str(),
-                saved ? "" : " save_failed");
+                history, readded, report.failures.size(), runtime.ban_records(), total, rss_before.c_str(),
+                status_field("VmRSS").c_str(), status_field("VmHWM").c_str(), saved ? "" : " save_failed");
+    return 0;
+}
+
+// One netlink listing of a set, as `bans list` (and formerly the start-up) does it.
+int list_set(const std::string& table, const std::string& set, bool interval) {
+    auto writer = kernel::NetlinkSetWriter::open("inet", table);
+    if (!writer) {
+        std::fprintf(stderr, "%s\n", writer.error().message.c_str());
+        return 1;
+    }
+    auto start = Clock::now();
+    auto listed = (*writer)->list(set, interval);
+    double elapsed = seconds_since(start);
+    if (!listed) {
+        std::fprintf(stderr, "%s\n", listed.error().message.c_str());
+        return 1;
+    }
+    std::printf("list set=%s elements=%zu seconds=%.3f rss_peak=%s\n", set.c_str(), listed->size(), elapsed,
+                status_field("VmHWM").c_str());
     return 0;
 }
 
@@ -274,6 +285,7 @@ int main(int argc, char** argv) {
     if (mode == "restore" && (argc == 4 || argc == 5))
         return restore(argv[2], std::stoul(argv[3]), argc == 5 && std::string(argv[4]) == "split");
     if (mode == "startup-own" && argc == 4) return startup_own(argv[2], std::stoul(argv[3]));
+    if (mode == "list" && (argc == 4 || argc == 5)) return list_set(argv[2], argv[3], argc == 4);
     if (mode == "nflog-decode" && argc == 3) return nflog_decode(std::stod(argv[2]));
     std::fprintf(stderr, "bad arguments\n");
     return 2;

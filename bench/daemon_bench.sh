@@ -95,6 +95,13 @@ for variant in plain with-5000-ranges; do
   nft_cli_per_element ${CLI_COUNT:-100}
 done
 
+echo "== one netlink listing of an interval set (what \`bans list\` and libnftables' cache do)"
+for n in 100000 200000; do
+  fresh_ns
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$n" >/dev/null
+  ip netns exec "$NS" "$BENCH" list portcullis ban4
+done
+
 echo "== restore 100k bans from the state file into empty sets"
 fresh_ns
 ip netns exec "$NS" "$BENCH" restore "$WORK/state.json" 100000
@@ -149,6 +156,9 @@ ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$IDLE_BANS"
 # The daemon's own share of start-up (no apply): with no history, and with 100k of them in the file.
 ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 0
 ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 100000
+# Why start-up no longer lists the ban sets: one netlink dump of the full set (LIST_1M=1 to run
+# it; minutes), and of 100k and 200k elements to show the growth.
+[ -n "${LIST_1M:-}" ] && ip netns exec "$NS" "$BENCH" list portcullis ban4
 [ -n "${SKIP_DAEMON_START:-}" ] && exit 0
 cat >"$WORK/policy-idle.toml" <<'TOML'
 [firewall]

@@ -552,20 +552,16 @@ int Daemon::run() {
         fmt::print(stderr, "warning: state file unusable, starting without it: {}{}\n", *state.problem,
                    state.kept_aside ? " (kept as " + *state.kept_aside + ")" : "");
     }
+    // The ban sets are not listed: a netlink dump restarts the kernel's set walk for every reply,
+    // so listing 1M bans takes minutes. Saved running bans are simply re-added (an identical
+    // element is a no-op); bans only the kernel knows stay there and `bans list` shows them.
     RuntimeState::KernelView view;
-    for (const auto& set : runtime_->ban_sets()) {
-        auto listed = writer_->list(set.name, set.interval);
-        if (listed && view.bans.empty()) view.bans = std::move(*listed);
-        else if (listed) view.bans.insert(view.bans.end(), listed->begin(), listed->end());
-        else fmt::print(stderr, "warning: {}\n", listed.error().message);
-    }
     for (const auto& service : grant_services()) {
         for (const auto& set : {compile::grant_set_v4(service), compile::grant_set_v6(service)}) {
             auto listed = writer_->list(set, false);
             if (listed) view.grants[service].insert(view.grants[service].end(), listed->begin(), listed->end());
         }
     }
-    std::size_t kernel_bans = view.bans.size();
     std::size_t kernel_grants = 0;
     for (const auto& [service, elements] : view.grants) kernel_grants += elements.size();
     std::size_t readded = runtime_->restore(state.state, view);
@@ -651,7 +647,6 @@ int Daemon::run() {
                                    {"control", options_.control_path},
                                    {"metrics", options_.metrics_address},
                                    {"state_file", options_.state_file},
-                                   {"kernel_bans", kernel_bans},
                                    {"kernel_grants", kernel_grants},
                                    {"restored_bans", readded - restored.failures.size()},
                                    {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}}});

@@ -55,6 +55,11 @@ void SetBatcher::enqueue(kernel::ElementChange change, Completion completion) {
     completions_.push_back(std::move(completion));
 }
 
+void SetBatcher::enqueue_distinct(kernel::ElementChange change, Completion completion) {
+    queue_.push_back(std::move(change));
+    completions_.push_back(std::move(completion));
+}
+
 kernel::WriteReport SetBatcher::flush() {
     if (queue_.empty()) return {};
     // Swap out first: a completion may enqueue follow-up changes for the next flush.

@@ -35,6 +35,9 @@ public:
     explicit SetBatcher(kernel::SetElementWriter& writer);
 
     void enqueue(kernel::ElementChange change, Completion completion = {});
+    // For bulk callers (a restore) that know no other queued change touches this element:
+    // skips the merge index, which costs more than the netlink encoding of a change.
+    void enqueue_distinct(kernel::ElementChange change, Completion completion = {});
     // Writes everything queued; returns the report of that write (empty when nothing queued).
     kernel::WriteReport flush();
     std::size_t pending() const { return queue_.size(); }

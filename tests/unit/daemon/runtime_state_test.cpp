@@ -144,6 +144,24 @@ TEST_F(RuntimeStateTest, RestoreReaddsWhatTheKernelLostWithTheTimeLeft) {
     EXPECT_EQ(state_.ban_records(), 3u);
 }
 
+TEST_F(RuntimeStateTest, RestoreWithoutAKernelListingReaddsEveryRunningBanInKeyOrder) {
+    DaemonState saved;
+    for (const char* text : {"203.0.113.9", "198.51.100.7", "192.0.2.0/24", "2001:db8::/48", "198.51.100.1"})
+        saved.bans.push_back({P(text), 500, 1500, 1, 1000, "scan"});
+    saved.bans.push_back({P("192.0.2.99"), 100, 900, 1, 800, "scan"});  // ended: history only
+    fake_.sets["ban4"][P("198.51.100.7")] = std::chrono::milliseconds(1000);  // already there
+    EXPECT_EQ(state_.restore(saved, {}), 5u);
+    batcher_.flush();
+    ASSERT_EQ(fake_.writes.size(), 1u);
+    std::vector<std::string> order;
+    for (const auto& change : fake_.writes[0]) order.push_back(change.prefix.to_string());
+    EXPECT_EQ(order, (std::vector<std::string>{"192.0.2.0/24", "198.51.100.1/32", "198.51.100.7/32",
+                                               "203.0.113.9/32", "2001:db8::/48"}));
+    EXPECT_EQ(batcher_.element_failures(), 0u);  // re-adding an element the kernel has is no error
+    EXPECT_EQ(state_.active_bans(), 5u);
+    EXPECT_EQ(state_.ban_records(), 6u);
+}
+
 TEST_F(RuntimeStateTest, AdoptedBansAreCountedUntilTheyEndAndListedFromTheKernel) {
     RuntimeState::KernelView kernel;
     for (int i = 0; i < 1000; ++i) {
