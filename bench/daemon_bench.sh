@@ -2,6 +2,9 @@
 # Issue 3 benchmarks (root; private network namespaces pc-dmn-bench*, removed on exit).
 #   bash bench/daemon_bench.sh BUILD_DIR     (BUILD_DIR from `make bench`, e.g. build/bench)
 # Prints one line per measurement; docs/benchmarks.md ("issue 3") records a run.
+# Env: ONLY_SETS=1 (set updates only), ONLY_IDLE=1 (idle/1M part only), SKIP_DAEMON_START=1 (1M
+# part without starting `portcullis run`, whose apply path lists the table), LIST_1M=1,
+# LIBNFT_COUNT, CLI_COUNT, IDLE_BANS.
 set -u
 BUILD=${1:-build/bench}
 BENCH=$BUILD/bench_daemon
@@ -88,6 +91,8 @@ for variant in plain with-5000-ranges; do
   BENCH_ORDER=shuffle ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 100000 | sed 's/^/shuffled /'
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
   nft_file_bulk ban4
+  # Fresh again: with ban4 full, libnftables would first list its 100k elements (see below).
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
   nft_file_bulk grant4
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
   ip netns exec "$NS" "$BENCH" sets-libnftables portcullis ban4 ${LIBNFT_COUNT:-200}
@@ -95,6 +100,7 @@ for variant in plain with-5000-ranges; do
   nft_cli_per_element ${CLI_COUNT:-100}
 done
 
+[ -n "${ONLY_SETS:-}" ] && exit 0
 echo "== one netlink listing of an interval set (what \`bans list\` and libnftables' cache do)"
 for n in 100000 200000; do
   fresh_ns
