@@ -1,5 +1,6 @@
 #include "daemon/daemon.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -104,6 +105,19 @@ private:
     std::uint64_t reconcile_errors_ = 0;
 };
 
+// A reload over a pending `apply --confirm` would be undone by that confirm's rollback (it restores
+// the table from before the apply), so it is refused the way `portcullis apply` refuses it.
+Result<void> refuse_while_confirm_pending() {
+    kernel::ConfirmStore store(kernel::ConfirmStore::default_directory());
+    auto pending = store.pending();
+    if (!pending || !*pending) return {};
+    std::int64_t now_ms = unix_now() * 1000;
+    std::int64_t left = std::max<std::int64_t>(0, ((*pending)->deadline_unix_ms - now_ms + 999) / 1000);
+    return fail(fmt::format("an `apply --confirm` is waiting for confirmation (rollback in {} s); run "
+                            "`portcullis confirm` to keep it, or wait for the rollback, then reload",
+                            left));
+}
+
 Result<Daemon::Loaded> Daemon::load_policy() {
     policy::LoadResult result = policy::load_file(options_.policy_path);
     if (!result.ok()) {
@@ -151,6 +165,8 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
         if (std::find(runtime_sets.begin(), runtime_sets.end(), compile::grant_set_v4(service.name)) !=
             runtime_sets.end())
             config.guarded_services.insert(service.name);
+    config.split_ban_sets =
+        std::find(runtime_sets.begin(), runtime_sets.end(), kBanPrefixSetV4) != runtime_sets.end();
     config.default_grant_seconds = loaded.policy.runtime.default_grant_seconds;
     config.default_ban_seconds = loaded.policy.runtime.default_ban_seconds;
     return config;
@@ -228,6 +244,14 @@ Result<void> Daemon::reload(const char* trigger) {
                                             {"kept_generation", generation_}});
         fmt::print(stderr, "reload failed, keeping the running policy:\n{}\n", loaded.error().message);
         return fail(loaded.error().message);
+    }
+    if (auto refused = refuse_while_confirm_pending(); !refused) {
+        last_reload_error_ = refused.error().message;
+        events_.emit(event::kReloadFailed, {{"trigger", trigger}, {"policy", options_.policy_path},
+                                            {"error", refused.error().message},
+                                            {"kept_generation", generation_}});
+        fmt::print(stderr, "reload refused, keeping the running policy: {}\n", refused.error().message);
+        return refused;
     }
     // Pending set changes go first: they target the sets of the table being replaced.
     batcher_->flush();
@@ -315,7 +339,12 @@ std::string Daemon::handle(std::string_view line) {
             } else if constexpr (std::is_same_v<T, request::GrantsList>) {
                 return ok_reply({{"grants", runtime_->grants_json()}});
             } else if constexpr (std::is_same_v<T, request::BansList>) {
-                return ok_reply({{"bans", runtime_->bans_json()}});
+                // Bans without a history live only in the kernel: ask it (on demand, not mirrored).
+                std::vector<kernel::ListedElement> kernel_bans;
+                for (const auto& set : runtime_->ban_sets())
+                    if (auto listed = writer_->list(set.name, set.interval))
+                        kernel_bans.insert(kernel_bans.end(), listed->begin(), listed->end());
+                return ok_reply({{"bans", runtime_->bans_json(&kernel_bans)}});
             } else if constexpr (std::is_same_v<T, request::GrantAdd>) {
                 auto error = run_change([&](RuntimeState::Done done) {
                     return runtime_->add_grant(request.source, request.service, request.seconds, done);
@@ -530,23 +559,24 @@ int Daemon::run() {
         fmt::print(stderr, "warning: state file unusable, starting without it: {}{}\n", *state.problem,
                    state.kept_aside ? " (kept as " + *state.kept_aside + ")" : "");
     }
+    // The ban sets are not listed: a netlink dump restarts the kernel's set walk for every reply,
+    // so listing 1M bans takes minutes. Saved running bans are simply re-added (an identical
+    // element is a no-op); bans only the kernel knows stay there and `bans list` shows them.
     RuntimeState::KernelView view;
-    for (const char* set : {compile::kBanSetV4, compile::kBanSetV6}) {
-        auto listed = writer_->list(set, true);
-        if (listed) view.bans.insert(view.bans.end(), listed->begin(), listed->end());
-        else fmt::print(stderr, "warning: {}\n", listed.error().message);
-    }
     for (const auto& service : grant_services()) {
         for (const auto& set : {compile::grant_set_v4(service), compile::grant_set_v6(service)}) {
             auto listed = writer_->list(set, false);
             if (listed) view.grants[service].insert(view.grants[service].end(), listed->begin(), listed->end());
         }
     }
-    std::size_t kernel_bans = view.bans.size();
     std::size_t kernel_grants = 0;
     for (const auto& [service, elements] : view.grants) kernel_grants += elements.size();
     std::size_t readded = runtime_->restore(state.state, view);
     auto restored = batcher_->flush();
+    // The listing and the parsed file were needed once: give their memory back (1M bans: ~100 MB).
+    view = {};
+    state.state = {};
+    ::malloc_trim(0);
     save_state(true);
 
     auto loop = EventLoop::create();
@@ -624,7 +654,6 @@ int Daemon::run() {
                                    {"control", options_.control_path},
                                    {"metrics", options_.metrics_address},
                                    {"state_file", options_.state_file},
-                                   {"kernel_bans", kernel_bans},
                                    {"kernel_grants", kernel_grants},
                                    {"restored_bans", readded - restored.failures.size()},
                                    {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}}});
