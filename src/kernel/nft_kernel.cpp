@@ -1,5 +1,6 @@
 #include "kernel/nft_kernel.hpp"
 
+#include "kernel/netlink_objects.hpp"
 #include "kernel/table_text.hpp"
 
 #include <sys/mman.h>
@@ -110,27 +111,13 @@ public:
     }
 
     Result<std::optional<std::string>> list_table_skeleton() override {
-        Context probe;
-        if (!probe.ok()) return fail("libnftables: cannot create a context");
-        auto tables = probe.run(std::string("list tables ") + compile::kTableFamily);
-        if (!tables) return fail(tables.error().message);
-        const std::string ours = std::string("table ") + compile::kTableFamily + " " + compile::kTableName;
-        bool present = false;
-        std::size_t at = 0;
-        while (!present && (at = tables->find(ours, at)) != std::string::npos) {
-            std::size_t end = at + ours.size();
-            present = (at == 0 || (*tables)[at - 1] == '\n') && (end == tables->size() || (*tables)[end] == '\n');
-            at = end;
-        }
-        if (!present) return std::optional<std::string>();
-        // Family-wide listings of sets, maps and chains print declarations only (no elements, no
-        // rules); object listings are per table.
+        // Family-wide listings of sets, maps and chains print declarations only and fetch no set
+        // elements; `list tables` and the per-table object listings would fetch every element of
+        // every set first (5 s with 200k bans), so objects come from one netlink dump instead.
         std::string listing;
         for (const std::string& command :
              {std::string("list sets ") + compile::kTableFamily, std::string("list maps ") + compile::kTableFamily,
-              std::string("list chains ") + compile::kTableFamily, "list counters table " + kTableRef,
-              "list quotas table " + kTableRef, "list limits table " + kTableRef,
-              "list ct helpers table " + kTableRef}) {
+              std::string("list chains ") + compile::kTableFamily}) {
             Context ctx;
             if (!ctx.ok()) return fail("libnftables: cannot create a context");
             ctx.set_output_flags(NFT_CTX_OUTPUT_TERSE);
@@ -138,8 +125,19 @@ public:
             if (!out) return fail("`nft " + command + "`: " + out.error().message);
             listing += *out;
         }
-        return std::optional<std::string>(
-            merge_table_blocks(listing, compile::kTableFamily, compile::kTableName));
+        const std::string head = std::string("table ") + compile::kTableFamily + " " + compile::kTableName + " {";
+        const bool present = listing.rfind(head, 0) == 0 || listing.find("\n" + head) != std::string::npos;
+        // Our table always holds the ban sets; without sets and chains it is absent or empty,
+        // and `add table` handles both.
+        if (!present) return std::optional<std::string>();
+        auto objects = list_table_objects(compile::kTableFamily, compile::kTableName);
+        if (!objects) return fail(objects.error().message);
+        std::string text = merge_table_blocks(listing, compile::kTableFamily, compile::kTableName);
+        text.pop_back();  // "}\n"
+        text.pop_back();
+        for (const auto& object : *objects) text += "\t" + object.kind + " " + object.name + " {\n\t}\n";
+        text += "}\n";
+        return std::optional<std::string>(std::move(text));
     }
 
     Result<std::string> list_set_text(const std::string& kind, const std::string& name) override {

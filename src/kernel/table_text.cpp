@@ -1,5 +1,7 @@
 #include "kernel/table_text.hpp"
 
+#include <map>
+
 #include <algorithm>
 #include <cctype>
 
@@ -313,16 +315,22 @@ std::string strip_set_elements(std::string_view text, const std::vector<std::str
 
 namespace {
 
-// Drops the per-element annotations a listing adds (`counter packets N bytes M`, `expires 3s`,
-// `timeout 1h`, `comment "..."`): what remains identifies the element (key, and data for maps).
+// Drops the per-element state a listing adds (`counter packets N bytes M`, `expires 3s`,
+// `timeout 1h`) and keeps what identifies the element as declared: key, ` : data` for maps, and
+// the comment (it names the counter the element belongs to, so a changed comment is a change).
 std::string element_identity(std::string_view element) {
     std::string text = collapse_whitespace(element);
-    for (std::string_view word : {" comment \"", " counter packets ", " expires ", " timeout "}) {
+    std::string comment;
+    if (std::size_t at = text.find(" comment \""); at != std::string::npos) {
+        comment = text.substr(at);
+        text.erase(at);
+    }
+    for (std::string_view word : {" counter packets ", " expires ", " timeout "}) {
         std::size_t at = text.find(word);
         if (at != std::string::npos) text.erase(at);
     }
     while (!text.empty() && text.back() == ' ') text.pop_back();
-    return text;
+    return text + comment;
 }
 
 }  // namespace
@@ -371,8 +379,8 @@ std::vector<ElementText> set_elements_with_text(const TableObject& set_or_map) {
 }
 
 std::string element_key(std::string_view identity) {
-    std::size_t colon = identity.find(" : ");
-    return std::string(identity.substr(0, colon));
+    identity = identity.substr(0, identity.find(" comment \""));
+    return std::string(identity.substr(0, identity.find(" : ")));
 }
 
 std::optional<std::string> base_chain_header(const TableObject& chain) {
@@ -384,19 +392,49 @@ std::optional<std::string> base_chain_header(const TableObject& chain) {
 }
 
 std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names) {
+    std::map<std::string, std::vector<std::string>> none;
+    for (const auto& name : set_names) none[name];
+    return replace_set_elements(text, none);
+}
+
+std::string replace_set_elements(std::string_view text, const std::map<std::string, std::vector<std::string>>& sets) {
     auto table = scan_table(text);
     if (!table) return std::string(text);
-    std::string out(text);
+    std::vector<std::pair<std::size_t, std::size_t>> cuts;  // [begin, end) offsets in text
+    std::vector<std::string> replacements;
     for (const auto& object : table->objects) {
         if (object.kind != "set" && object.kind != "map") continue;
-        if (std::find(set_names.begin(), set_names.end(), object.name) == set_names.end()) continue;
+        auto wanted = sets.find(object.name);
+        if (wanted == sets.end()) continue;
         std::size_t body_offset = static_cast<std::size_t>(object.body.data() - text.data());
         for (const auto& statement : statements(object.body)) {
             if (!starts_with_word(statement.text, "elements")) continue;
-            for (std::size_t i = body_offset + statement.begin; i < body_offset + statement.end; ++i)
-                if (out[i] != '\n') out[i] = ' ';
+            std::string replacement;
+            if (!wanted->second.empty()) {
+                replacement = "elements = { ";
+                for (std::size_t i = 0; i < wanted->second.size(); ++i)
+                    replacement += (i ? ", " : "") + wanted->second[i];
+                replacement += " }";
+            }
+            // Same number of lines as the original statement, so nft's error locations still
+            // point at the compiled text's lines.
+            replacement.append(static_cast<std::size_t>(std::count(statement.text.begin(), statement.text.end(), '\n')),
+                               '\n');
+            cuts.emplace_back(body_offset + statement.begin, body_offset + statement.end);
+            replacements.push_back(std::move(replacement));
         }
     }
+    std::vector<std::size_t> order(cuts.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cuts[a] < cuts[b]; });
+    std::string out;
+    std::size_t at = 0;
+    for (std::size_t i : order) {
+        out.append(text.substr(at, cuts[i].first - at));
+        out += replacements[i];
+        at = cuts[i].second;
+    }
+    out.append(text.substr(at));
     return out;
 }
 

@@ -4,6 +4,7 @@
 // maps, counters, ct helpers, ...) and their bodies. It understands just enough syntax to be
 // exact about that: braces, quoted strings, `#` comments. It does not interpret rules.
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +68,9 @@ std::vector<ElementText> set_elements_with_text(const TableObject& set_or_map);
 // `text` with the `elements = { ... }` of the named sets blanked out: every character but the
 // newlines becomes a space, so line numbers (nft's error locations) stay those of `text`.
 std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names);
+// `text` with the `elements = { ... }` of the named sets replaced by just the given elements (none:
+// the statement is blanked), padded with newlines to the original line count.
+std::string replace_set_elements(std::string_view text, const std::map<std::string, std::vector<std::string>>& sets);
 // The key part of an element identity (what `delete element` needs).
 std::string element_key(std::string_view identity);
 // A base chain's `type ... hook ... priority ...; policy ...` statement, whitespace collapsed;
