@@ -915,7 +915,17 @@ private:
         add_conformance_jumps(chain);
         add_flood_rules(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});
+        add_invalid_log(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_invalid}}, {count(kCounterInvalid), drop()}, {}});
+    }
+
+    // Packets conntrack calls invalid are logged (through the shared drop_log limiter) before the
+    // invalid drop: FIN, NULL, XMAS and ACK scans end there, and scan detection must see them.
+    void add_invalid_log(ir::Chain& chain) const {
+        if (!has_logging()) return;
+        chain.rules.push_back({{ir::CtState{ir::ct_invalid}, ir::LimitRef{kDropLogLimit}},
+                               {ir::Log{*policy_.logging.drop_group, kLogPrefixInvalid}},
+                               {}});
     }
 
     void add_default(ir::Chain& chain) {

@@ -58,6 +58,9 @@ std::string service_chain(const std::string& service_name);     // "svc_<service
 inline constexpr const char* kLogPrefixClosed = "portcullis drop=closed ";
 inline constexpr const char* kLogPrefixService = "portcullis drop=service ";
 inline constexpr const char* kDropLogLimit = "drop_log";
+// "invalid" = conntrack found no connection for a packet that cannot start one (TCP FIN, NULL,
+// XMAS or ACK probes without a flow): logged too, so scan detection sees those scan types.
+inline constexpr const char* kLogPrefixInvalid = "portcullis drop=invalid ";
 
 // Knock sequences (guard = "knock"), all in the kernel: the chain a service's knock ports jump to,
 // its stage sets (stage k = sources that completed k steps, k = 1..steps-1, flags dynamic,timeout),
