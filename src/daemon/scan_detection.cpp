@@ -115,8 +115,24 @@ void ScanDetection::on_packet(const intake::NflogPacket& packet) {
         ++counters_.trusted;
         return;
     }
+    if (just_banned(summary.source)) {
+        // The rest of a scan that was already in the NFLOG queue when its ban was decided: it must
+        // not start a new walk (which would blend into the source's next offence).
+        ++counters_.already_banned;
+        return;
+    }
     ++counters_.failures;
     observe(summary.source, summary.protocol, port, detect::Outcome::failure, kind);
+}
+
+bool ScanDetection::just_banned(const Address& source) const {
+    for (bool aggregate : {config_.aggregate_ipv6, false}) {
+        const Prefix prefix = detect::ban_prefix(source, aggregate);
+        if (pending_.count(prefix)) return true;
+        auto since = runtime_.live_ban_since(prefix);
+        if (since && clock_() - *since < kScanRebanGraceSeconds) return true;
+    }
+    return false;
 }
 
 void ScanDetection::on_new_connection(const Address& source, std::uint8_t protocol, std::uint16_t port) {

@@ -83,6 +83,7 @@ private:
     void act_on(const Address& source, const detect::Detection& detection);
     Address tracking_key(const Address& source) const;
     bool trusted(const Address& source) const;
+    bool just_banned(const Address& source) const;  // ban pending, or placed within the grace
 
     RuntimeState& runtime_;
     EventLog& events_;
