@@ -165,8 +165,8 @@ check "scenario 6: the management source's /64 is not touched" not set_has ban6 
 
 # ---- metrics and status
 ns_exec "$GW" curl -s --max-time 5 http://127.0.0.1:9796/metrics >"$LAB_DIR/metrics.txt"
-metric_value() {  # metric_value 'NAME{labels}': the sample's value, parsed as Prometheus text
-  python3 - "$LAB_DIR/metrics.txt" "$1" <<'PY'
+metric_value() {  # (Debian python3: python3-prometheus-client) metric_value 'NAME{labels}': the sample's value, parsed as Prometheus text
+  /usr/bin/python3 - "$LAB_DIR/metrics.txt" "$1" <<'PY'
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 name, _, labels = sys.argv[2].partition("{")
