@@ -44,14 +44,30 @@ detected() { grep -c "\"type\":\"scan_detected\".*\"source\":\"$1\"" "$DMN_EVENT
 
 sw_setup server server
 SW_REMOTE=$LAB_WAN2_GW sw_setup client client
-# NAT-T keepalives every 2 s instead of 20 s, so the test sees several.
+# NAT-T keepalives every 2 s instead of 20 s, so the test sees several. Only a peer behind NAT
+# sends them, so the client is put behind a port-translating NAT of its own (SNAT in its
+# namespace: 500 -> 1500, 4500 -> 14500), as a road warrior behind a home router is.
 sed -i 's/^  install_routes = yes$/  install_routes = yes\n  keep_alive = 2s/' "$LAB_DIR/sw-client/strongswan.conf"
+ns_exec "$WAN2" nft -f - <<NFT || lab_die "cannot put the client behind NAT"
+table ip clientnat {
+  chain post {
+    type nat hook postrouting priority srcnat;
+    udp sport 500 snat to $LAB_WAN2_IP:1500
+    udp sport 4500 snat to $LAB_WAN2_IP:14500
+  }
+}
+NFT
 sw_start server "$LAN" || lab_die "responder charon did not start"
 sw_start client "$WAN2" || lab_die "initiator charon did not start"
 
 # Retransmissions: the responder's answers are dropped for 3 s, so the client repeats IKE_SA_INIT.
-ns_exec "$LAN" nft -f - <<'NFT'
-table inet hold { chain out { type filter hook output priority 0; udp sport 500 drop; } }
+ns_exec "$LAN" nft -f - <<'NFT' || lab_die "cannot hold the responder's replies back"
+table inet hold {
+  chain out {
+    type filter hook output priority 0;
+    udp sport 500 drop
+  }
+}
 NFT
 sw_initiate client &
 initiate_pid=$!
@@ -63,6 +79,8 @@ if sw_wait_established client 25; then pass "the IKE_SA is established after ret
 check "the client did retransmit IKE_SA_INIT" grep -q 'retransmit 1 of request' "$(sw_log client)"
 sleep 7   # NAT-T keepalives
 check "the client sent NAT-T keepalives" grep -q 'sending keep alive' "$(sw_log client)"
+keepalives=$(grep -c 'sending keep alive' "$(sw_log client)")
+lab_log "NAT-T keepalives sent: $keepalives"
 
 # Reconnect.
 sw_ctl client --terminate --ike lab --timeout 10 >"$LAB_DIR/terminate.log" 2>&1
