@@ -166,10 +166,13 @@ TEST(SimulateRuntime, NamedLogLimitIsATokenBucketInPacketTime) {
     auto sim = make("examples/gateway-ikev2.toml", {});
     ASSERT_TRUE(sim);
     Feeder feed(*sim);
+    // A different source per packet: the per-source drop-log meters never bind, the shared
+    // drop_log limiter does.
     auto logs_for = [&](double t, int packets) {
         std::size_t logs = 0;
         for (int i = 0; i < packets; ++i) {
-            Outcome o = feed(PacketBuilder().ethernet().ipv4("198.51.100.7", "203.0.113.1").tcp(1000 + i, 23, kSyn), t);
+            const std::string source = "198.51.100." + std::to_string(10 + (static_cast<int>(t * 10) + i) % 200);
+            Outcome o = feed(PacketBuilder().ethernet().ipv4(source.c_str(), "203.0.113.1").tcp(1000 + i, 23, kSyn), t);
             EXPECT_EQ(o.verdict, Verdict::drop);
             logs += o.logs.size();
             for (const auto& l : o.logs) EXPECT_NE(l.find(compile::kLogPrefixClosed), std::string::npos);
@@ -180,6 +183,24 @@ TEST(SimulateRuntime, NamedLogLimitIsATokenBucketInPacketTime) {
     EXPECT_EQ(logs_for(10.2, 20), 2u);  // 0.2 s at 10/s refills two tokens
     EXPECT_EQ(logs_for(20, 20), 5u);    // never more than the burst
     EXPECT_EQ(sim->counter(compile::kCounterDefaultDropped).packets, 60u);
+}
+
+TEST(SimulateRuntime, OneNoisySourceSpendsItsOwnLogMeterNotTheSharedBudget) {
+    auto sim = make("examples/gateway-ikev2.toml", {});
+    ASSERT_TRUE(sim);
+    Feeder feed(*sim);
+    auto logs_from = [&](const char* source, double t, int packets) {
+        std::size_t logs = 0;
+        for (int i = 0; i < packets; ++i)
+            logs += feed(PacketBuilder().ethernet().ipv4(source, "203.0.113.1").tcp(2000 + i, 4444, kSyn), t).logs.size();
+        return logs;
+    };
+    // The noisy source gets its burst of 5 logged, then 2/s; the shared 10/s budget keeps the rest.
+    EXPECT_EQ(logs_from("198.51.100.66", 10.0, 3), 3u);
+    EXPECT_EQ(logs_from("198.51.100.66", 10.5, 100), 3u);  // 2 left of its burst + 1 refilled, then it binds
+    EXPECT_EQ(logs_from("198.51.100.66", 11.0, 100), 1u);  // 0.5 s at 2/s
+    // A scanner arriving during the noise still has its first four probes logged.
+    EXPECT_EQ(logs_from("203.0.113.200", 11.0, 4), 4u);
 }
 
 TEST(SimulateRuntime, FragmentsShareTheirDatagramsFate) {
