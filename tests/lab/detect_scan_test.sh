@@ -3,6 +3,7 @@
 #  1. nmap SYN, connect, FIN, NULL, XMAS, ACK and UDP scans from wan2 are each banned within four
 #     probes to closed ports (counted by the detector's scan_detected event), labelled with the
 #     scan type; the ban is in the kernel set and the scanner's next connection is dropped;
+#  1b. the same during a bounded flood of logged drops from another source (per-source log meter);
 #  2. the management source scans 20 ports: never banned; a client of an exposed service with
 #     retransmissions to one closed port is never banned either;
 #  5. escalation and expiry with short durations (IPv6 source): 3 s, 6 s, 12 s, 12 s (cap); each
@@ -13,7 +14,7 @@
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/daemon_lib.sh"
-lab_require ip nft socat python3 nmap
+lab_require ip nft socat python3 nmap hping3
 lab_require_portcullis
 lab_init "dsc$$"
 lab_up
@@ -116,6 +117,25 @@ sleep 1
 check "scenario 2: ten retries to one closed port beside a working service do not ban" \
   test "$(scan_count "$LAB_WAN2_IP")" -eq "$before"
 check "scenario 2: ... and the client still reaches the service" test "$(tcp_banner "$WAN2" "$LAB_WAN2_GW" 8000)" = web
+
+# ---- 1b. a scan during a flood of logged drops from another source is still banned in 4 probes:
+# the management source (trusted, never banned) floods one closed port (bounded: 30,000 SYNs at
+# ~10k/s); the per-source log meter keeps it from spending the shared 10/s log budget.
+lab_bg flood "$WAN" timeout 10 hping3 -q -S -p 4444 -i u100 -c 30000 "$LAB_WAN_GW" >/dev/null
+FRESH=198.51.100.77   # a scanner with no history (wan2's own address has earlier contacts)
+ip -n "$WAN2" addr add "$FRESH/24" dev eth0
+sleep 1
+nmap_scan during-flood "$WAN2" -sS -S "$FRESH" -e eth0 --max-retries 0 --host-timeout 30s -p 4000-4009 "$LAB_WAN2_GW"
+if wait_until 10 more_than "$FRESH" 0; then
+  check "scenario 1b: a SYN scan during a 10k/s flood of logged drops is banned within 4 probes" \
+    test "$(last_field "$FRESH" probes)" -le 4
+  check "scenario 1b: the scanner is in the ban set" set_has ban4 "$FRESH"
+else
+  fail "scenario 1b: a SYN scan during a flood of logged drops was not detected"
+fi
+check "scenario 1b: the flood was still running when the scan was banned" kill -0 "$(cat "$LAB_DIR/flood.pid")"
+lab_stop flood
+check "scenario 1b: the flooding management source was not banned" not set_has ban4 "$LAB_WAN_IP"
 
 # ---- 5 + 6. IPv6 scanner: banned, escalated, expired; offences survive a restart
 V6=$LAB_WAN2_IP6
