@@ -359,7 +359,7 @@ private:
             ban.runtime = true;
             table_.sets.push_back(std::move(ban));
         }
-        if (has_logging()) {
+        if (has_logging() && policy_.detect.enabled) {
             for (auto [name, family] : {std::pair{kDropLogMeterV4, Family::ipv4}, std::pair{kDropLogMeterV6, Family::ipv6}}) {
                 ir::Set meter;
                 meter.name = name;
@@ -934,14 +934,19 @@ private:
             chain.rules.push_back(std::move(rule));
     }
 
-    // Logging of refused packets (nothing without log_drops): one rule per family, each source
+    // Logging of refused packets (nothing without log_drops). Without scan detection: one rule
+    // drawing from the shared drop_log budget. With [detect]: one rule per family, each source
     // metered first (kDropLogPerSourcePerSecond, burst kDropLogPerSourceBurst, in the droplog
-    // sets) and only then drawing from the shared drop_log budget, so a flood from a few sources
-    // spends its own meter, not the log budget a scanner's first probes need. The sets are
-    // declared here too, on first use.
+    // sets declared by add_sets) and only then drawing from the shared budget, so a flood from a
+    // few sources spends its own meter, not the log budget a scanner's first probes need.
     std::vector<ir::Rule> drop_log_rules(std::vector<ir::Match> first, const char* log_prefix) const {
         std::vector<ir::Rule> rules;
         if (!has_logging()) return rules;
+        if (!policy_.detect.enabled) {
+            first.push_back(ir::LimitRef{kDropLogLimit});
+            rules.push_back({std::move(first), {ir::Log{*policy_.logging.drop_group, log_prefix}}, {}});
+            return rules;
+        }
         for (auto family : {Family::ipv4, Family::ipv6}) {
             const bool v4 = family == Family::ipv4;
             auto matches = first;

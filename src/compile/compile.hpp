@@ -61,8 +61,8 @@ inline constexpr const char* kDropLogLimit = "drop_log";
 // "invalid" = conntrack found no connection for a packet that cannot start one (TCP FIN, NULL,
 // XMAS or ACK probes without a flow): logged too, so scan detection sees those scan types.
 inline constexpr const char* kLogPrefixInvalid = "portcullis drop=invalid ";
-// Per-source drop-log meters (dynamic sets, flags dynamic,timeout) in front of the shared
-// drop_log limiter: one noisy source cannot spend the whole log budget and hide a scanner.
+// With [detect] enabled: per-source drop-log meters (dynamic sets, flags dynamic,timeout) in front
+// of the shared drop_log limiter, so one noisy source cannot spend the log budget and hide a scanner.
 inline constexpr const char* kDropLogMeterV4 = "droplog4";
 inline constexpr const char* kDropLogMeterV6 = "droplog6";
 inline constexpr std::uint32_t kDropLogPerSourcePerSecond = 2;

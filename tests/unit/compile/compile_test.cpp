@@ -226,15 +226,12 @@ TEST(DefaultAction, RejectUsesTcpResetThenIcmpx) {
     auto table = compile::compile_ir(load_policy(own_policy("gateway_mixed")));
     for (const char* name : {"deny_closed", "deny_service"}) {
         const auto& deny = chain(table, name);
-        ASSERT_EQ(deny.rules.size(), 4u);
-        const std::string log = std::string("limit name \"drop_log\" log prefix \"portcullis drop=") +
-                                (std::string(name) == "deny_closed" ? "closed" : "service") + " \" group 5";
-        EXPECT_EQ(ir::render(deny.rules[0]),
-                  "meta nfproto ipv4 update @droplog4 { ip saddr limit rate 2/second burst 5 packets } " + log);
-        EXPECT_EQ(ir::render(deny.rules[1]),
-                  "meta nfproto ipv6 update @droplog6 { ip6 saddr limit rate 2/second burst 5 packets } " + log);
-        EXPECT_EQ(ir::render(deny.rules[2]), "meta l4proto tcp reject with tcp reset");
-        EXPECT_EQ(ir::render(deny.rules[3]), "reject with icmpx admin-prohibited");
+        ASSERT_EQ(deny.rules.size(), 3u);
+        EXPECT_EQ(ir::render(deny.rules[0]), std::string("limit name \"drop_log\" log prefix \"portcullis drop=") +
+                                                 (std::string(name) == "deny_closed" ? "closed" : "service") +
+                                                 " \" group 5");
+        EXPECT_EQ(ir::render(deny.rules[1]), "meta l4proto tcp reject with tcp reset");
+        EXPECT_EQ(ir::render(deny.rules[2]), "reject with icmpx admin-prohibited");
     }
     auto drop = compile::compile_ir(load_policy(own_policy("gateway_minimal")));
     EXPECT_EQ(ir::render(chain(drop, "deny_closed").rules.at(0)), "drop");  // no logging configured

@@ -1,5 +1,6 @@
 // Conntrack-invalid packets (FIN, NULL, XMAS, ACK probes without a flow) are logged for scan
-// detection before the invalid drop, through the shared drop_log limiter, only when drops are logged.
+// detection before the invalid drop, only when drops are logged; with [detect] every drop log is
+// metered per source before the shared drop_log limiter.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -9,10 +10,11 @@
 
 namespace {
 
-std::string compiled(const std::string& firewall_extra) {
+std::string compiled(const std::string& firewall_extra, const std::string& rest = "[detect]\n") {
     auto loaded = portcullis::policy::load_string(
         "[firewall]\nmode = \"gateway\"\nwan = \"eth0\"\nlan = \"eth1\"\n" + firewall_extra +
-            "\n[[service]]\nname = \"web\"\nports = [\"tcp/443\"]\nforward_to = \"192.0.2.10\"\nallow_from = [\"any\"]\n",
+            "\n[[service]]\nname = \"web\"\nports = [\"tcp/443\"]\nforward_to = \"192.0.2.10\"\nallow_from = [\"any\"]\n" +
+            rest,
         "t.toml");
     EXPECT_TRUE(loaded.ok());
     return loaded.ok() ? portcullis::compile::compile(*loaded.policy).table_text : std::string();
@@ -45,8 +47,16 @@ TEST(InvalidLog, EveryLoggedDropIsMeteredPerSourceBeforeTheSharedLimiter) {
     EXPECT_EQ(text.find("\t\tlimit name \"drop_log\""), std::string::npos) << "an unmetered log rule:\n" << text;
 }
 
+TEST(InvalidLog, WithoutDetectionTheSharedLimiterAloneAsBefore) {
+    const std::string text = compiled("log_drops = 4", "");
+    EXPECT_EQ(text.find("droplog"), std::string::npos) << text;
+    EXPECT_NE(text.find("\t\tlimit name \"drop_log\" log prefix \"portcullis drop=closed \" group 4"), std::string::npos) << text;
+    EXPECT_NE(text.find("\t\tct state invalid limit name \"drop_log\" log prefix \"portcullis drop=invalid \" group 4"),
+              std::string::npos) << text;
+}
+
 TEST(InvalidLog, NothingLoggedWithoutLogDrops) {
-    const std::string text = compiled("");
+    const std::string text = compiled("", "[detect]\nenabled = false\n");
     EXPECT_EQ(text.find("drop=invalid"), std::string::npos) << text;
     EXPECT_EQ(text.find("droplog"), std::string::npos) << text;
     EXPECT_NE(text.find("ct state invalid counter name \"invalid\" drop"), std::string::npos) << text;

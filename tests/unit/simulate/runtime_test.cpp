@@ -166,13 +166,10 @@ TEST(SimulateRuntime, NamedLogLimitIsATokenBucketInPacketTime) {
     auto sim = make("examples/gateway-ikev2.toml", {});
     ASSERT_TRUE(sim);
     Feeder feed(*sim);
-    // A different source per packet: the per-source drop-log meters never bind, the shared
-    // drop_log limiter does.
     auto logs_for = [&](double t, int packets) {
         std::size_t logs = 0;
         for (int i = 0; i < packets; ++i) {
-            const std::string source = "198.51.100." + std::to_string(10 + (static_cast<int>(t * 10) + i) % 200);
-            Outcome o = feed(PacketBuilder().ethernet().ipv4(source.c_str(), "203.0.113.1").tcp(1000 + i, 23, kSyn), t);
+            Outcome o = feed(PacketBuilder().ethernet().ipv4("198.51.100.7", "203.0.113.1").tcp(1000 + i, 23, kSyn), t);
             EXPECT_EQ(o.verdict, Verdict::drop);
             logs += o.logs.size();
             for (const auto& l : o.logs) EXPECT_NE(l.find(compile::kLogPrefixClosed), std::string::npos);
@@ -186,8 +183,11 @@ TEST(SimulateRuntime, NamedLogLimitIsATokenBucketInPacketTime) {
 }
 
 TEST(SimulateRuntime, OneNoisySourceSpendsItsOwnLogMeterNotTheSharedBudget) {
-    auto sim = make("examples/gateway-ikev2.toml", {});
-    ASSERT_TRUE(sim);
+    auto policy = load_policy("examples/gateway-ikev2.toml");
+    policy.detect.enabled = true;  // [detect] adds the per-source drop-log meters
+    auto created = Simulator::create(policy, {});
+    ASSERT_TRUE(created) << created.error().message;
+    auto sim = std::move(*created);
     Feeder feed(*sim);
     auto logs_from = [&](const char* source, double t, int packets) {
         std::size_t logs = 0;
