@@ -335,6 +335,31 @@ TEST_F(ScanDetectionTest, DisabledDetectionIgnoresEverything) {
     EXPECT_FALSE(scan_.enabled());
 }
 
+TEST_F(ScanDetectionTest, TrackedSourcesAreBoundedAndEvictionsCounted) {
+    configure("max_sources = 2");
+    drop("203.0.113.1", 6, 1);
+    drop("203.0.113.2", 6, 1);
+    drop("203.0.113.3", 6, 1);  // evicts .1, the least recently seen
+    EXPECT_EQ(scan_.trw_stats().tracked, 2u);
+    EXPECT_EQ(scan_.trw_stats().evictions, 1u);
+    MetricsText text;
+    scan_.write_metrics(text);
+    EXPECT_NE(text.text().find("portcullis_detect_evicted_sources_total 1\n"), std::string::npos) << text.text();
+}
+
+TEST_F(ScanDetectionTest, AReloadKeepsTheWalksUnlessTheTrwSettingsChange) {
+    for (std::uint16_t port = 1; port <= 3; ++port) drop("203.0.113.9", 6, port);
+    configure("ban_cap = \"1d\"");  // escalation settings only: walks survive
+    drop("203.0.113.9", 6, 4);
+    batcher_.flush();
+    EXPECT_EQ(events_of("scan_detected").size(), 1u);
+    for (std::uint16_t port = 1; port <= 3; ++port) drop("203.0.113.10", 6, port);
+    configure("theta1 = 0.3");  // a different walk: start over
+    drop("203.0.113.10", 6, 4);
+    batcher_.flush();
+    EXPECT_EQ(events_of("scan_detected").size(), 1u);
+}
+
 TEST_F(ScanDetectionTest, MetricsNameTrackedEvictedDetectionsAndBans) {
     for (std::uint16_t port = 1; port <= 4; ++port) drop("203.0.113.66", 6, port);
     drop("203.0.113.67", 6, 1);
