@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <random>
 #include <ctime>
+#include <random>
 #include <variant>
 
 #include <fmt/core.h>
