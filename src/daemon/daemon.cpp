@@ -463,6 +463,10 @@ std::string Daemon::metrics() {
     for (const auto& [reason, count] : runtime_->active_bans_by_reason())
         text.sample("portcullis_bans_by_reason", {{"reason", reason}}, static_cast<double>(count));
     scan_->write_metrics(text);
+    text.family("portcullis_detect_conntrack_events_total", "counter", "Conntrack NEW events read (detection successes)");
+    text.sample("portcullis_detect_conntrack_events_total", static_cast<double>(conntrack_ ? conntrack_->events() : 0));
+    text.family("portcullis_detect_conntrack_overruns_total", "counter", "Conntrack event socket overruns (ENOBUFS)");
+    text.sample("portcullis_detect_conntrack_overruns_total", static_cast<double>(conntrack_ ? conntrack_->overruns() : 0));
 
     text.family("portcullis_events_total", "counter", "Events emitted, by type");
     for (const auto& [type, count] : events_.counts())

@@ -97,6 +97,10 @@ dmn_ctl status --json >"$LAB_DIR/status.json"
 check "conntrack NEW events fed successes to the detector" \
   python3 -c "import json; d=json.load(open('$LAB_DIR/status.json'))['detect']; assert d['successes'] >= 2, d"
 
+ns_exec "$GW" curl -s --max-time 5 http://127.0.0.1:9795/metrics >"$LAB_DIR/metrics.txt"
+check "metrics: conntrack NEW events are counted" \
+  sh -c "grep -E '^portcullis_detect_conntrack_events_total [1-9]' '$LAB_DIR/metrics.txt' >/dev/null"
+
 # The same closed ports from a source without successes: four of them flag a scanner.
 nmap_scan scanner "$WAN" -sS --max-retries 0 -p 25,110,143,993,995,3306 "$LAB_WAN_GW"
 check "a scanner on the other WAN is flagged" wait_until 10 sh -c "[ \$(grep -c '\"type\":\"scan_detected\".*\"source\":\"$LAB_WAN_IP\"' '$DMN_EVENTS') -ge 1 ]"
