@@ -400,6 +400,17 @@ private:
             ban.runtime = true;
             table_.sets.push_back(std::move(ban));
         }
+        if (has_logging() && policy_.detect.enabled) {
+            for (auto [name, family] : {std::pair{kDropLogMeterV4, Family::ipv4}, std::pair{kDropLogMeterV6, Family::ipv6}}) {
+                ir::Set meter;
+                meter.name = name;
+                meter.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+                meter.flags.dynamic = true;
+                meter.flags.timeout = true;
+                meter.timeout_seconds = 10;  // a quiet source's meter is forgotten after 10 s
+                table_.sets.push_back(std::move(meter));
+            }
+        }
         if (has_management()) {
             for (auto [name, family] : {std::pair{kMgmtSetV4, Family::ipv4}, std::pair{kMgmtSetV6, Family::ipv6}}) {
                 auto sources = of_family(policy_.management.sources, family);
@@ -947,10 +958,7 @@ private:
     ir::Chain deny_chain(const char* name, const char* log_prefix) const {
         ir::Chain chain;
         chain.name = name;
-        if (has_logging())
-            chain.rules.push_back({{ir::LimitRef{kDropLogLimit}},
-                                   {ir::Log{*policy_.logging.drop_group, log_prefix}},
-                                   {}});
+        for (auto& rule : drop_log_rules({}, log_prefix)) chain.rules.push_back(std::move(rule));
         if (policy_.default_action == policy::DefaultAction::reject) {
             chain.rules.push_back({{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::tcp)}}},
                                    {ir::Reject{ir::Reject::Kind::tcp_reset}},
@@ -1081,7 +1089,42 @@ private:
         add_conformance_jumps(chain);
         add_flood_rules(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});
+        add_invalid_log(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_invalid}}, {count(kCounterInvalid), drop()}, {}});
+    }
+
+    // Packets conntrack calls invalid are logged (through the shared drop_log limiter) before the
+    // invalid drop: FIN, NULL, XMAS and ACK scans end there, and scan detection must see them.
+    void add_invalid_log(ir::Chain& chain) const {
+        for (auto& rule : drop_log_rules({ir::CtState{ir::ct_invalid}}, kLogPrefixInvalid))
+            chain.rules.push_back(std::move(rule));
+    }
+
+    // Logging of refused packets (nothing without log_drops). Without scan detection: one rule
+    // drawing from the shared drop_log budget. With [detect]: one rule per family, each source
+    // metered first (kDropLogPerSourcePerSecond, burst kDropLogPerSourceBurst, in the droplog
+    // sets declared by add_sets) and only then drawing from the shared budget, so a flood from a
+    // few sources spends its own meter, not the log budget a scanner's first probes need.
+    std::vector<ir::Rule> drop_log_rules(std::vector<ir::Match> first, const char* log_prefix) const {
+        std::vector<ir::Rule> rules;
+        if (!has_logging()) return rules;
+        if (!policy_.detect.enabled) {
+            first.push_back(ir::LimitRef{kDropLogLimit});
+            rules.push_back({std::move(first), {ir::Log{*policy_.logging.drop_group, log_prefix}}, {}});
+            return rules;
+        }
+        for (auto family : {Family::ipv4, Family::ipv6}) {
+            const bool v4 = family == Family::ipv4;
+            auto matches = first;
+            matches.push_back(ir::Compare{ir::Field::meta_nfproto, {ir::Number{v4 ? 4u : 6u}}});
+            matches.push_back(ir::SetUpdate{
+                ir::SetUpdate::Op::update, v4 ? kDropLogMeterV4 : kDropLogMeterV6,
+                {v4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr}, std::nullopt,
+                ir::LimitRate{kDropLogPerSourcePerSecond, kDropLogPerSourceBurst, false}});
+            matches.push_back(ir::LimitRef{kDropLogLimit});
+            rules.push_back({std::move(matches), {ir::Log{*policy_.logging.drop_group, log_prefix}}, {}});
+        }
+        return rules;
     }
 
     void add_default(ir::Chain& chain) {

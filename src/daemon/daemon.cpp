@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <random>
 #include <variant>
 
 #include <fmt/core.h>
 
 #include "compile/compile.hpp"
+#include "daemon/conntrack_events.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/drop_summary.hpp"
@@ -20,6 +22,7 @@
 #include "daemon/events.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/runtime_state.hpp"
+#include "daemon/scan_detection.hpp"
 #include "daemon/set_batcher.hpp"
 #include "daemon/state_file.hpp"
 #include "intake/nflog_reader.hpp"
@@ -70,6 +73,7 @@ private:
     RuntimeConfig runtime_config(const Loaded& loaded) const;
     std::vector<std::string> grant_services() const;
     Result<void> open_nflog(const policy::Policy& policy);
+    void configure_detection(const policy::Policy& policy);
     void schedule_flush();
     void reconcile();
     void save_state(bool force);
@@ -92,6 +96,9 @@ private:
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
     DropSummary drops_;
+    std::unique_ptr<ScanDetection> scan_;
+    std::unique_ptr<ConntrackEvents> conntrack_;
+    std::mt19937_64 jitter_random_{std::random_device{}()};
     std::optional<Loaded> current_;
     std::uint64_t generation_ = 0;
     std::int64_t started_at_ = unix_now();
@@ -185,6 +192,7 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     if (!reader) return tl::unexpected(reader.error());
     nflog_ = std::move(*reader);
     nflog_->dispatcher().add_observer(&drops_);
+    nflog_->dispatcher().add_observer(scan_.get());
     return loop_->add(nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
         nflog_->on_readable();
         schedule_flush();  // observers (knock, detection) queue set changes; coalesce them
@@ -199,6 +207,33 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
             reported_lost_ = counters.lost;
         }
     });
+}
+
+// Scan detection follows the policy: its settings, and the conntrack NEW subscription that feeds
+// it successes, come and go with [detect] across reloads.
+void Daemon::configure_detection(const policy::Policy& policy) {
+    scan_->configure(scan_detection_config(policy));
+    if (scan_->enabled() && !conntrack_) {
+        auto opened = ConntrackEvents::open([this](const NewConnection& connection) {
+            scan_->on_new_connection(connection.source, connection.protocol, connection.port);
+        });
+        if (!opened) {
+            events_.emit(event::kConfigError, {{"error", "scan detection without successes: " + opened.error().message}});
+            return;
+        }
+        conntrack_ = std::move(*opened);
+        auto added = loop_->add(conntrack_->fd(), EPOLLIN, [this](std::uint32_t) {
+            conntrack_->on_readable();
+            schedule_flush();
+        });
+        if (!added) {
+            events_.emit(event::kConfigError, {{"error", "conntrack events: " + added.error().message}});
+            conntrack_.reset();
+        }
+    } else if (!scan_->enabled() && conntrack_) {
+        loop_->remove(conntrack_->fd());
+        conntrack_.reset();
+    }
 }
 
 void Daemon::schedule_flush() {
@@ -271,6 +306,7 @@ Result<void> Daemon::reload(const char* trigger) {
     current_ = std::move(*loaded);
     if (auto opened = open_nflog(current_->policy); !opened)
         events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
+    configure_detection(current_->policy);
     events_.emit(event::kReloaded, {{"trigger", trigger},
                                     {"policy", options_.policy_path},
                                     {"generation", generation_},
@@ -309,6 +345,14 @@ nlohmann::json Daemon::status() const {
                         {"lost", counters.lost},
                         {"malformed", counters.malformed()}};
     }
+    const auto trw = scan_->trw_stats();
+    out["detect"] = {{"enabled", scan_->enabled()},
+                     {"tracked_sources", trw.tracked},
+                     {"evicted_sources", trw.evictions},
+                     {"detections", trw.detections},
+                     {"bans_placed", scan_->counters().bans_placed},
+                     {"successes", scan_->counters().successes},
+                     {"failures", scan_->counters().failures}};
     out["control"] = {{"clients", control_ ? control_->clients() : 0},
                       {"requests", control_ ? control_->requests() : 0}};
     return out;
@@ -448,6 +492,15 @@ std::string Daemon::metrics() {
     text.family("portcullis_ban_records", "gauge", "Ban records kept (active and history for escalation)");
     text.sample("portcullis_ban_records", static_cast<double>(runtime_->ban_records()));
 
+    text.family("portcullis_bans_by_reason", "gauge", "Active bans by the reason they were placed for");
+    for (const auto& [reason, count] : runtime_->active_bans_by_reason())
+        text.sample("portcullis_bans_by_reason", {{"reason", reason}}, static_cast<double>(count));
+    scan_->write_metrics(text);
+    text.family("portcullis_detect_conntrack_events_total", "counter", "Conntrack NEW events read (detection successes)");
+    text.sample("portcullis_detect_conntrack_events_total", static_cast<double>(conntrack_ ? conntrack_->events() : 0));
+    text.family("portcullis_detect_conntrack_overruns_total", "counter", "Conntrack event socket overruns (ENOBUFS)");
+    text.sample("portcullis_detect_conntrack_overruns_total", static_cast<double>(conntrack_ ? conntrack_->overruns() : 0));
+
     text.family("portcullis_events_total", "counter", "Events emitted, by type");
     for (const auto& [type, count] : events_.counts())
         text.sample("portcullis_events_total", {{"type", type}}, static_cast<double>(count));
@@ -547,6 +600,9 @@ int Daemon::run() {
     batcher_ = std::make_unique<SetBatcher>(*writer_);
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
     runtime_->configure(runtime_config(*loaded));
+    scan_ = std::make_unique<ScanDetection>(*runtime_, events_, unix_now, [this] {
+        return std::uniform_real_distribution<double>(0.0, 1.0)(jitter_random_);
+    });
     current_ = std::move(*loaded);
 
     // Reconcile: what the kernel holds (a previous daemon's grants and bans survive it) plus
@@ -625,6 +681,7 @@ int Daemon::run() {
         events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
         fmt::print(stderr, "warning: NFLOG intake disabled: {}\n", opened.error().message);
     }
+    configure_detection(current_->policy);
 
     auto flush_timer = loop_->once([this] {
         auto report = batcher_->flush();

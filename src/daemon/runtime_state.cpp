@@ -346,6 +346,25 @@ std::size_t RuntimeState::active_bans() const {
            }));
 }
 
+std::uint32_t RuntimeState::ban_offences(const Prefix& prefix) const {
+    auto it = bans_.find(prefix);
+    return it == bans_.end() ? 0 : it->second.offences;
+}
+
+std::optional<std::int64_t> RuntimeState::live_ban_since(const Prefix& prefix) const {
+    auto it = bans_.find(prefix);
+    if (it == bans_.end() || !it->second.live || it->second.expires_at <= clock_()) return std::nullopt;
+    return it->second.banned_at;
+}
+
+std::map<std::string, std::size_t> RuntimeState::active_bans_by_reason() const {
+    std::int64_t now = clock_();
+    std::map<std::string, std::size_t> out;
+    for (const auto& [prefix, entry] : bans_)
+        if (entry.live && entry.expires_at > now) ++out[reasons_[entry.reason]];
+    return out;
+}
+
 nlohmann::json RuntimeState::grants_json() const {
     std::int64_t now = clock_();
     auto out = nlohmann::json::array();

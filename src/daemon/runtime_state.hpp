@@ -86,6 +86,14 @@ public:
     bool state_dirty() const { return dirty_; }
     void mark_saved() { dirty_ = false; }
 
+    // Escalation input for detectors: how often `prefix` was banned (history kept for
+    // kBanHistorySeconds after a ban ends, and in the state file); 0 when never.
+    std::uint32_t ban_offences(const Prefix& prefix) const;
+    // When the live ban of exactly `prefix` was placed; nullopt when it is not banned now.
+    std::optional<std::int64_t> live_ban_since(const Prefix& prefix) const;
+    // Active bans counted by the reason they were placed for ("manual", "scan", ...).
+    std::map<std::string, std::size_t> active_bans_by_reason() const;
+
     std::size_t active_grants() const { return grants_.size(); }
     // Bans with a history that are live, plus kernel bans without one that have not run out.
     std::size_t active_bans() const;

@@ -503,7 +503,13 @@ struct Simulator::Impl {
                 if (!matched.empty()) element += (element.empty() ? "" : ", ") + matched;
             }
             if (!all) continue;
-            if (!element.empty()) c.last_element = element;
+            // A rule that only logs or counts (e.g. a per-source drop-log meter) decides nothing: its
+            // set element must not become the explanation of a later verdict.
+            const bool side_effects_only =
+                std::all_of(rule.statements.begin(), rule.statements.end(), [](const ir::Statement& s) {
+                    return std::holds_alternative<ir::Log>(s) || std::holds_alternative<ir::CounterRef>(s);
+                });
+            if (!element.empty() && !side_effects_only) c.last_element = element;
             trace(c, chain->name, rule_number, rule_text(rule), element);
             auto decide = [&](Verdict v, std::string with = {}) {
                 ChainVerdict out;
