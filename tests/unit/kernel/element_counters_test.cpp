@@ -13,7 +13,7 @@ using portcullis::kernel::element_comment;
 
 std::vector<std::uint8_t> tlv(std::uint8_t type, const std::string& value, bool nul = true) {
     std::vector<std::uint8_t> out{type, static_cast<std::uint8_t>(value.size() + (nul ? 1 : 0))};
-    out.insert(out.end(), value.begin(), value.end());
+    for (char c : value) out.push_back(static_cast<std::uint8_t>(c));
     if (nul) out.push_back(0);
     return out;
 }
