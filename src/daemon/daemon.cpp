@@ -20,6 +20,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/runtime_state.hpp"
 #include "daemon/set_batcher.hpp"
+#include "daemon/spa_intake.hpp"
 #include "daemon/state_file.hpp"
 #include "intake/nflog_reader.hpp"
 #include "kernel/confirm.hpp"
@@ -71,6 +72,7 @@ private:
     void schedule_flush();
     void reconcile();
     void save_state(bool force);
+    void configure_spa();
     Result<void> reload(const char* trigger);
     std::string handle(std::string_view line);
     nlohmann::json status() const;
@@ -88,6 +90,7 @@ private:
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
+    std::unique_ptr<SpaIntake> spa_;
     DropSummary drops_;
     std::optional<Loaded> current_;
     std::uint64_t generation_ = 0;
@@ -157,6 +160,7 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
 Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     std::vector<std::uint16_t> groups;
     if (policy.logging.drop_group) groups.push_back(*policy.logging.drop_group);
+    if (spa_ && spa_->group()) groups.push_back(*spa_->group());
     if (nflog_ && nflog_->groups() == groups) return {};
     if (nflog_) {
         loop_->remove(nflog_->fd());
@@ -167,6 +171,7 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     if (!reader) return tl::unexpected(reader.error());
     nflog_ = std::move(*reader);
     nflog_->dispatcher().add_observer(&drops_);
+    if (spa_) nflog_->dispatcher().add_observer(spa_.get());
     return loop_->add(nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
         nflog_->on_readable();
         schedule_flush();  // observers (knock, detection) queue set changes; coalesce them
@@ -205,16 +210,39 @@ void Daemon::reconcile() {
 }
 
 void Daemon::save_state(bool force) {
-    if (!runtime_->state_dirty()) return;
+    bool spa_dirty = spa_ && spa_->replay_dirty();
+    if (!runtime_->state_dirty() && !spa_dirty) return;
     auto now = std::chrono::steady_clock::now();
     if (!force && now - last_save_ < options_.state_save_period) return;
     last_save_ = now;
-    auto saved = save_state_file(options_.state_file, runtime_->export_state());
+    DaemonState state = runtime_->export_state();
+    if (spa_ && spa_->replay_entries() > 0) state.spa_replay = spa_->replay_json();
+    auto saved = save_state_file(options_.state_file, state);
     if (!saved) {
         events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", saved.error().message}});
         return;
     }
     runtime_->mark_saved();
+    if (spa_) spa_->mark_saved();
+}
+
+void Daemon::configure_spa() {
+    if (!spa_) {
+        spa_ = std::make_unique<SpaIntake>(
+            events_,
+            [this](const Address& address, const std::string& service, std::uint32_t seconds,
+                   std::function<void(const std::string*)> done) {
+                return runtime_->add_grant(address, service, seconds, std::move(done));
+            },
+            unix_now);
+        // An accepted packet is written to the state file at once: a crash right after must not
+        // let the same captured bytes in again after the restart.
+        spa_->on_remembered([this] { save_state(true); });
+    }
+    if (auto configured = spa_->configure(current_->policy); !configured) {
+        events_.emit(event::kConfigError, {{"error", configured.error().message}});
+        fmt::print(stderr, "warning: {}\n", configured.error().message);
+    }
 }
 
 Result<void> Daemon::reload(const char* trigger) {
@@ -243,6 +271,7 @@ Result<void> Daemon::reload(const char* trigger) {
     last_reload_error_.clear();
     runtime_->configure(runtime_config(*loaded));
     current_ = std::move(*loaded);
+    configure_spa();
     if (auto opened = open_nflog(current_->policy); !opened)
         events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
     events_.emit(event::kReloaded, {{"trigger", trigger},
@@ -283,6 +312,9 @@ nlohmann::json Daemon::status() const {
                         {"lost", counters.lost},
                         {"malformed", counters.malformed()}};
     }
+    if (spa_ && spa_->enabled())
+        out["spa"] = {{"group", *spa_->group()}, {"outcomes", spa_->outcomes()},
+                      {"replay_entries", spa_->replay_entries()}};
     out["control"] = {{"clients", control_ ? control_->clients() : 0},
                       {"requests", control_ ? control_->requests() : 0}};
     return out;
@@ -455,6 +487,19 @@ std::string Daemon::metrics() {
     histogram("portcullis_netlink_flush_elements", "Element changes per flush", batcher_->flush_sizes());
     histogram("portcullis_netlink_flush_seconds", "Latency of one flush (all its batches and ACKs)",
               batcher_->flush_seconds());
+    if (spa_) {
+        text.family("portcullis_spa_packets_total", "counter",
+                    "SPA packets by outcome (granted, or the reason they were refused)");
+        for (const auto& [outcome, packets] : spa_->outcomes())
+            text.sample("portcullis_spa_packets_total", {{"outcome", outcome}}, static_cast<double>(packets));
+        text.family("portcullis_spa_replay_entries", "gauge", "Packets remembered by the SPA replay cache");
+        text.sample("portcullis_spa_replay_entries", static_cast<double>(spa_->replay_entries()));
+        text.family("portcullis_spa_grant_failures_total", "counter", "SPA grants the kernel refused");
+        text.sample("portcullis_spa_grant_failures_total", static_cast<double>(spa_->grant_failures()));
+        text.family("portcullis_spa_suppressed_events_total", "counter",
+                    "spa_rejected events not emitted (over the per-second event limit; still counted above)");
+        text.sample("portcullis_spa_suppressed_events_total", static_cast<double>(spa_->suppressed_events()));
+    }
     text.family("portcullis_control_requests_total", "counter", "Control socket requests");
     text.sample("portcullis_control_requests_total", static_cast<double>(control_ ? control_->requests() : 0));
     return text.text();
@@ -512,6 +557,7 @@ int Daemon::run() {
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
     runtime_->configure(runtime_config(*loaded));
     current_ = std::move(*loaded);
+    configure_spa();
 
     // Reconcile: what the kernel holds (a previous daemon's grants and bans survive it) plus
     // what the state file remembers (a reboot emptied the sets).
@@ -522,6 +568,11 @@ int Daemon::run() {
         events_.emit(event::kStateError, fields);
         fmt::print(stderr, "warning: state file unusable, starting without it: {}{}\n", *state.problem,
                    state.kept_aside ? " (kept as " + *state.kept_aside + ")" : "");
+    }
+    if (state.state.spa_replay) {
+        if (auto replay = spa_->load_replay(*state.state.spa_replay, unix_now()); !replay)
+            events_.emit(event::kStateError, {{"file", options_.state_file},
+                                              {"error", "spa_replay: " + replay.error().message}});
     }
     RuntimeState::KernelView view;
     for (const char* set : {compile::kBanSetV4, compile::kBanSetV6}) {

@@ -27,7 +27,9 @@ std::string serialize_state(const DaemonState& state) {
                            prefix, ban.banned_at, ban.expires_at, ban.offences, ban.last_duration,
                            nlohmann::json(ban.reason).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
-    out += state.bans.empty() ? "]\n}\n" : "\n ]\n}\n";
+    out += state.bans.empty() ? "]" : "\n ]";
+    if (state.spa_replay) out += ",\n \"spa_replay\": " + *state.spa_replay;
+    out += "\n}\n";
     return out;
 }
 
@@ -86,6 +88,10 @@ Result<DaemonState> parse_state(std::string_view text) {
         if (auto reason = item.find("reason"); reason != item.end() && reason->is_string())
             ban.reason = reason->get<std::string>();
         state.bans.push_back(std::move(ban));
+    }
+    if (auto replay = root.find("spa_replay"); replay != root.end()) {
+        if (!replay->is_object()) return fail("spa_replay: expected an object");
+        state.spa_replay = replay->dump();
     }
     return state;
 }

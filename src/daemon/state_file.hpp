@@ -25,6 +25,9 @@ struct BanRecord {
 
 struct DaemonState {
     std::vector<BanRecord> bans;
+    // The SPA replay cache (auth::ReplayCache::to_json() text), stored as a JSON object under
+    // "spa_replay" so a restart does not reopen the window for captured packets. Empty: none.
+    std::optional<std::string> spa_replay;
 };
 
 inline constexpr int kStateVersion = 1;
