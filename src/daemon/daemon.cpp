@@ -70,6 +70,7 @@ private:
     std::vector<std::string> grant_services() const;
     Result<void> open_nflog(const policy::Policy& policy);
     void schedule_flush();
+    void flush_now();
     void reconcile();
     void save_state(bool force);
     void configure_spa();
@@ -174,6 +175,12 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     if (spa_) nflog_->dispatcher().add_observer(spa_.get());
     return loop_->add(nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
         nflog_->on_readable();
+        // An SPA grant is what its sender waits for: send it now rather than after the coalescing
+        // delay (SPA packets are rate-limited per source in the kernel, so this cannot be a storm).
+        if (spa_ && spa_->take_granted()) flush_now();
+        // Remembered SPA packets are written at once (after the grant went out, which is what the
+        // sender waits for), so a restart cannot reopen them.
+        if (spa_ && spa_->replay_dirty()) save_state(true);
         schedule_flush();  // observers (knock, detection) queue set changes; coalesce them
         const auto& counters = nflog_->dispatcher().counters();
         if (counters.overruns > reported_overruns_ || counters.lost > reported_lost_) {
@@ -186,6 +193,11 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
             reported_lost_ = counters.lost;
         }
     });
+}
+
+void Daemon::flush_now() {
+    auto report = batcher_->flush();
+    if (!report.transport_error.empty()) events_.emit(event::kKernelError, {{"error", report.transport_error}});
 }
 
 void Daemon::schedule_flush() {
@@ -235,9 +247,6 @@ void Daemon::configure_spa() {
                 return runtime_->add_grant(address, service, seconds, std::move(done));
             },
             unix_now);
-        // An accepted packet is written to the state file at once: a crash right after must not
-        // let the same captured bytes in again after the restart.
-        spa_->on_remembered([this] { save_state(true); });
     }
     if (auto configured = spa_->configure(current_->policy); !configured) {
         events_.emit(event::kConfigError, {{"error", configured.error().message}});
@@ -640,11 +649,7 @@ int Daemon::run() {
         fmt::print(stderr, "warning: NFLOG intake disabled: {}\n", opened.error().message);
     }
 
-    auto flush_timer = loop_->once([this] {
-        auto report = batcher_->flush();
-        if (!report.transport_error.empty())
-            events_.emit(event::kKernelError, {{"error", report.transport_error}});
-    });
+    auto flush_timer = loop_->once([this] { flush_now(); });
     auto reconcile_timer = loop_->every(options_.reconcile_period, [this] {
         reconcile();
         save_state(false);

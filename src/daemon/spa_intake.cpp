@@ -134,14 +134,12 @@ void SpaIntake::handle(Bytes ip_packet) {
         return;
     }
     std::int64_t now = clock_();
-    std::size_t remembered_before = cache_.size();
+    const auto digest = auth::ReplayCache::digest_of(datagram->payload);
+    const bool known_before = cache_.contains(digest, now);
     auto verdict = verifier_->verify(datagram->payload, datagram->source, now);
     // The verifier remembers every authenticated, in-window packet (accepted or refused for its
-    // content); persist as soon as it did, so a crash right after cannot reopen a replay.
-    if (cache_.size() != remembered_before) {
-        replay_dirty_ = true;
-        if (on_remembered_) on_remembered_();
-    }
+    // content); the daemon persists the cache as soon as it sees it dirty.
+    if (!known_before && cache_.contains(digest, now)) replay_dirty_ = true;
     if (!verdict) {
         rejected(std::string(auth::to_string(verdict.error())), &datagram->source);
         return;
@@ -156,6 +154,7 @@ void SpaIntake::handle(Bytes ip_packet) {
                              {"user", verdict->message.username}};
     if (verdict->message.client_timeout) fields["requested_seconds"] = *verdict->message.client_timeout;
     events_.emit(event::kSpaAccepted, fields);
+    granted_ = true;
     for (const auto& service : decision.services) {
         auto started = grant_(decision.address, service, decision.open_seconds,
                               [this, service, address = decision.address, key = decision.key_name](const std::string* error) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auth/replay_cache.hpp"
@@ -66,13 +67,14 @@ public:
     bool replay_dirty() const { return replay_dirty_; }
     void mark_saved() { replay_dirty_ = false; }
     std::size_t replay_entries() const { return cache_.size(); }
-    // Called after an accepted packet entered the replay cache (the daemon saves at once).
-    void on_remembered(std::function<void()> callback) { on_remembered_ = std::move(callback); }
 
     // Outcome name → packets; includes "granted", every Reject name and "bad_packet" (zeroes too).
     std::map<std::string, std::uint64_t> outcomes() const;
     std::uint64_t suppressed_events() const { return suppressed_events_; }
     std::uint64_t grant_failures() const { return grant_failures_; }
+    // True once after packets asked for grants: the daemon then flushes at once instead of
+    // waiting out the coalescing delay (the sender is waiting to connect).
+    bool take_granted() { return std::exchange(granted_, false); }
 
 private:
     void count(const std::string& outcome) { ++outcomes_[outcome]; }
@@ -85,7 +87,6 @@ private:
     std::optional<auth::SpaVerifier> verifier_;
     std::uint16_t group_ = 0;
     bool replay_dirty_ = false;
-    std::function<void()> on_remembered_;
     std::map<std::string, std::uint64_t> outcomes_;
     // Rejection events: at most kRejectEventsPerSecond, the rest only counted.
     static constexpr std::uint32_t kRejectEventsPerSecond = 20;
@@ -93,6 +94,7 @@ private:
     std::uint32_t events_this_second_ = 0;
     std::uint64_t suppressed_events_ = 0;
     std::uint64_t grant_failures_ = 0;
+    bool granted_ = false;
 };
 
 }  // namespace portcullis::daemon

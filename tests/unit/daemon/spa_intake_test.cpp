@@ -146,6 +146,9 @@ TEST_F(SpaIntakeTest, ValidPacketGrantsItsSourceForTheKeysMaximum) {
     EXPECT_EQ(events_.counts().at(event::kSpaAccepted), 1u);
     EXPECT_TRUE(intake_.replay_dirty());
     EXPECT_EQ(intake_.replay_entries(), 1u);
+    // The daemon flushes the grant at once when told so, once.
+    EXPECT_TRUE(intake_.take_granted());
+    EXPECT_FALSE(intake_.take_granted());
 }
 
 TEST_F(SpaIntakeTest, ClientTimeoutIsCappedByTheKey) {
@@ -228,8 +231,12 @@ TEST_F(SpaIntakeTest, StaleBothDirections) {
 TEST_F(SpaIntakeTest, WrongHmacKeyIsBadHmac) {
     configure();
     feed("203.0.113.10", packet("tcp/22", kNow, 0, kKey, kOtherHmac));
+    feed("203.0.113.10", packet("tcp/22", kNow, 0, kOtherKey, kOtherHmac));  // someone else's pair
     EXPECT_EQ(granted_.size(), 0u);
-    EXPECT_EQ(outcome("bad_hmac"), 1u);
+    EXPECT_EQ(outcome("bad_hmac"), 2u);
+    // Forgeries are not remembered (nothing to save) and ask for no flush.
+    EXPECT_FALSE(intake_.replay_dirty());
+    EXPECT_FALSE(intake_.take_granted());
 }
 
 TEST_F(SpaIntakeTest, FlippedByteIsRefusedBeforeDecryption) {
@@ -248,6 +255,10 @@ TEST_F(SpaIntakeTest, ServiceTheKeyMayNotOpen) {
     feed("203.0.113.10", packet("tcp/8080"));  // no service at all
     EXPECT_EQ(granted_.size(), 0u);
     EXPECT_EQ(outcome("service_not_allowed"), 2u);
+    // Authenticated and in the window: remembered (and to be saved) although refused.
+    EXPECT_TRUE(intake_.replay_dirty());
+    EXPECT_EQ(intake_.replay_entries(), 2u);
+    EXPECT_FALSE(intake_.take_granted());
 }
 
 TEST_F(SpaIntakeTest, KeyRestrictedToSourcesIsUnknownElsewhere) {
