@@ -69,6 +69,7 @@ private:
     RuntimeConfig runtime_config(const Loaded& loaded) const;
     std::vector<std::string> grant_services() const;
     Result<void> open_nflog(const policy::Policy& policy);
+    Result<void> open_spa_nflog();
     void schedule_flush();
     void flush_now();
     void reconcile();
@@ -92,6 +93,7 @@ private:
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
     std::unique_ptr<SpaIntake> spa_;
+    std::unique_ptr<intake::NflogReader> spa_nflog_;  // the [spa] log_group, unbatched
     DropSummary drops_;
     std::optional<Loaded> current_;
     std::uint64_t generation_ = 0;
@@ -159,9 +161,9 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
 }
 
 Result<void> Daemon::open_nflog(const policy::Policy& policy) {
+    if (auto spa = open_spa_nflog(); !spa) return spa;
     std::vector<std::uint16_t> groups;
     if (policy.logging.drop_group) groups.push_back(*policy.logging.drop_group);
-    if (spa_ && spa_->group()) groups.push_back(*spa_->group());
     if (nflog_ && nflog_->groups() == groups) return {};
     if (nflog_) {
         loop_->remove(nflog_->fd());
@@ -172,15 +174,8 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     if (!reader) return tl::unexpected(reader.error());
     nflog_ = std::move(*reader);
     nflog_->dispatcher().add_observer(&drops_);
-    if (spa_) nflog_->dispatcher().add_observer(spa_.get());
     return loop_->add(nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
         nflog_->on_readable();
-        // An SPA grant is what its sender waits for: send it now rather than after the coalescing
-        // delay (SPA packets are rate-limited per source in the kernel, so this cannot be a storm).
-        if (spa_ && spa_->take_granted()) flush_now();
-        // Remembered SPA packets are written at once (after the grant went out, which is what the
-        // sender waits for), so a restart cannot reopen them.
-        if (spa_ && spa_->replay_dirty()) save_state(true);
         schedule_flush();  // observers (knock, detection) queue set changes; coalesce them
         const auto& counters = nflog_->dispatcher().counters();
         if (counters.overruns > reported_overruns_ || counters.lost > reported_lost_) {
@@ -192,6 +187,31 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
             reported_overruns_ = counters.overruns;
             reported_lost_ = counters.lost;
         }
+    });
+}
+
+// SPA has its own NFLOG socket, unbatched: the kernel hands each packet over at once instead of
+// holding it up to 10 ms for company, and the grant goes out without the coalescing delay.
+Result<void> Daemon::open_spa_nflog() {
+    std::optional<std::uint16_t> group = spa_ ? spa_->group() : std::nullopt;
+    if (spa_nflog_ && group && spa_nflog_->groups() == std::vector<std::uint16_t>{*group}) return {};
+    if (spa_nflog_) {
+        loop_->remove(spa_nflog_->fd());
+        spa_nflog_.reset();
+    }
+    if (!group) return {};
+    auto reader = intake::NflogReader::open({*group}, 2048, 1024 * 1024, 1);
+    if (!reader) return tl::unexpected(reader.error());
+    spa_nflog_ = std::move(*reader);
+    spa_nflog_->dispatcher().add_observer(spa_.get());
+    return loop_->add(spa_nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
+        spa_nflog_->on_readable();
+        // SPA packets are rate-limited per source in the kernel, so flushing per wake-up cannot
+        // turn into a storm of netlink batches.
+        if (spa_->take_granted()) flush_now();
+        // Remembered packets are written at once (after the grant, which is what the sender
+        // waits for), so a restart cannot reopen them.
+        if (spa_->replay_dirty()) save_state(true);
     });
 }
 
@@ -322,8 +342,11 @@ nlohmann::json Daemon::status() const {
                         {"malformed", counters.malformed()}};
     }
     if (spa_ && spa_->enabled())
-        out["spa"] = {{"group", *spa_->group()}, {"outcomes", spa_->outcomes()},
-                      {"replay_entries", spa_->replay_entries()}};
+        out["spa"] = {{"group", *spa_->group()},
+                      {"outcomes", spa_->outcomes()},
+                      {"replay_entries", spa_->replay_entries()},
+                      {"nflog_packets", spa_nflog_ ? spa_nflog_->dispatcher().counters().packets : 0},
+                      {"nflog_overruns", spa_nflog_ ? spa_nflog_->dispatcher().counters().overruns : 0}};
     out["control"] = {{"clients", control_ ? control_->clients() : 0},
                       {"requests", control_ ? control_->requests() : 0}};
     return out;
@@ -501,6 +524,12 @@ std::string Daemon::metrics() {
                     "SPA packets by outcome (granted, or the reason they were refused)");
         for (const auto& [outcome, packets] : spa_->outcomes())
             text.sample("portcullis_spa_packets_total", {{"outcome", outcome}}, static_cast<double>(packets));
+        const intake::NflogCounters none;
+        const auto& spa_nflog = spa_nflog_ ? spa_nflog_->dispatcher().counters() : none;
+        text.family("portcullis_spa_nflog_packets_total", "counter", "Packets read from the SPA NFLOG group");
+        text.sample("portcullis_spa_nflog_packets_total", static_cast<double>(spa_nflog.packets));
+        text.family("portcullis_spa_nflog_overruns_total", "counter", "SPA NFLOG socket overruns (ENOBUFS)");
+        text.sample("portcullis_spa_nflog_overruns_total", static_cast<double>(spa_nflog.overruns));
         text.family("portcullis_spa_replay_entries", "gauge", "Packets remembered by the SPA replay cache");
         text.sample("portcullis_spa_replay_entries", static_cast<double>(spa_->replay_entries()));
         text.family("portcullis_spa_grant_failures_total", "counter", "SPA grants the kernel refused");
@@ -676,7 +705,9 @@ int Daemon::run() {
                                    {"kernel_bans", kernel_bans},
                                    {"kernel_grants", kernel_grants},
                                    {"restored_bans", readded - restored.failures.size()},
-                                   {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}}});
+                                   {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}},
+                                   {"spa_nflog_group", spa_nflog_ ? nlohmann::json(spa_nflog_->groups().front())
+                                                                  : nlohmann::json(nullptr)}});
     sd_notify(0, "READY=1");
     notify_status();
 

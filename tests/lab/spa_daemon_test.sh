@@ -10,7 +10,8 @@
 #     key; a flipped byte; a service the key may not open;
 #  5. nmap from the second WAN client shows the guarded port filtered before and after the first
 #     client's grant, and the SPA port open|filtered (nothing answers it, no ICMP unreachable);
-#  6. IPv6: our own `portcullis spa` client opens a service on the gateway for its IPv6 source.
+#  6. IPv6: our own `portcullis spa` client opens a service on the gateway for its IPv6 source;
+#  and a reload re-reads a rotated key file (old key refused, new key opens, replays still known).
 # Env: PORTCULLIS, PC_SOURCE_ROOT. Needs root, fwknop, nmap, socat, curl, python3.
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
@@ -229,6 +230,23 @@ check "scenario 6: the grant for 2001:db8:1::10 is in grant6_admin" set_has gran
 check "scenario 6: a TCP connection over IPv6 succeeds" test "$(tcp_banner "$WAN" "$LAB_WAN_GW6" 2022)" = admin
 check "scenario 6: the IPv4 address of the same client was not opened for admin" not tcp_probe "$WAN" "$LAB_WAN_GW" 2022 1
 check "scenario 6: the other WAN client is refused over IPv6" not tcp_probe "$WAN2" "$LAB_WAN2_GW6" 2022 1
+
+# ---- reload: key files are re-read (key rotation); the SPA socket and replay cache stay
+fwknop --key-gen --no-rc-file >"$LAB_DIR/alice2.keys"
+cp "$LAB_DIR/alice2.keys" "$LAB_DIR/alice.key"
+chmod 600 "$LAB_DIR/alice.key"
+NKEY=$(sed -n 's/^KEY_BASE64: //p' "$LAB_DIR/alice2.keys")
+NHMAC=$(sed -n 's/^HMAC_KEY_BASE64: //p' "$LAB_DIR/alice2.keys")
+check "reload with a rotated key file succeeds" dmn_ctl reload
+fwknop_from "$WAN" "$LAB_WAN_IP" "$KEY" "$HMAC" -A tcp/22
+wait_until 5 outcome_is bad_hmac 1
+check "after the reload the old key is refused (bad_hmac)" outcome_is bad_hmac 1
+fwknop_from "$WAN" "$LAB_WAN_IP" "$NKEY" "$NHMAC" -A tcp/22
+wait_until 5 outcome_is granted 3
+check "... and the new key opens (third grant of this daemon)" outcome_is granted 3
+resend "$LAB_DIR/first.pkt"
+wait_until 5 outcome_is replay 2
+check "the replay cache survived the reload" outcome_is replay 2
 
 dmn_stop daemon2
 check "SIGTERM leaves the table in place (fail-closed)" table_exists
