@@ -22,6 +22,7 @@
 #include "daemon/set_batcher.hpp"
 #include "daemon/spa_intake.hpp"
 #include "daemon/state_file.hpp"
+#include "daemon/state_writer.hpp"
 #include "intake/nflog_reader.hpp"
 #include "kernel/confirm.hpp"
 #include "kernel/netlink_counters.hpp"
@@ -93,6 +94,8 @@ private:
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
     std::unique_ptr<SpaIntake> spa_;
+    std::unique_ptr<StateWriter> state_writer_;
+    bool state_write_failed_ = false;
     std::unique_ptr<intake::NflogReader> spa_nflog_;  // the [spa] log_group, unbatched
     DropSummary drops_;
     std::optional<Loaded> current_;
@@ -242,18 +245,20 @@ void Daemon::reconcile() {
 }
 
 void Daemon::save_state(bool force) {
+    if (auto error = state_writer_->take_error()) {
+        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", *error}});
+        state_write_failed_ = true;  // written again at the next chance, changed or not
+    }
     bool spa_dirty = spa_ && spa_->replay_dirty();
-    if (!runtime_->state_dirty() && !spa_dirty) return;
+    if (!runtime_->state_dirty() && !spa_dirty && !state_write_failed_) return;
     auto now = std::chrono::steady_clock::now();
     if (!force && now - last_save_ < options_.state_save_period) return;
     last_save_ = now;
     DaemonState state = runtime_->export_state();
     if (spa_ && spa_->replay_entries() > 0) state.spa_replay = spa_->replay_json();
-    auto saved = save_state_file(options_.state_file, state);
-    if (!saved) {
-        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", saved.error().message}});
-        return;
-    }
+    // Serialized here, written (fsync and all) by the writer thread: the loop never waits on the disk.
+    state_writer_->submit(serialize_state(state));
+    state_write_failed_ = false;
     runtime_->mark_saved();
     if (spa_) spa_->mark_saved();
 }
@@ -593,6 +598,7 @@ int Daemon::run() {
     }
     batcher_ = std::make_unique<SetBatcher>(*writer_);
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
+    state_writer_ = std::make_unique<StateWriter>(options_.state_file);
     runtime_->configure(runtime_config(*loaded));
     current_ = std::move(*loaded);
     configure_spa();
@@ -716,6 +722,9 @@ int Daemon::run() {
     sd_notify(0, "STOPPING=1");
     batcher_->flush();
     save_state(true);
+    state_writer_->drain();  // the last state is on disk before we say we stop
+    if (auto error = state_writer_->take_error())
+        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", *error}});
     events_.emit(event::kStopping, {{"flush_on_exit", options_.flush_on_exit},
                                     {"signal", stop_requested}});
     control_.reset();

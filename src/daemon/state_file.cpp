@@ -120,7 +120,10 @@ StateLoad load_state_file(const std::string& path, std::int64_t now) {
 }
 
 Result<void> save_state_file(const std::string& path, const DaemonState& state) {
-    std::string text = serialize_state(state);
+    return write_state_text(path, serialize_state(state));
+}
+
+Result<void> write_state_text(const std::string& path, const std::string& text) {
     std::filesystem::path target(path);
     std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : ".";
     std::string temporary = path + ".tmp";

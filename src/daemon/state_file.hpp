@@ -47,5 +47,7 @@ struct StateLoad {
 StateLoad load_state_file(const std::string& path, std::int64_t now);
 
 Result<void> save_state_file(const std::string& path, const DaemonState& state);
+// The write half of save_state_file: serialize_state() text to PATH, atomically.
+Result<void> write_state_text(const std::string& path, const std::string& text);
 
 }  // namespace portcullis::daemon

@@ -897,8 +897,9 @@ private:
         }
         read_duration(table, "max_open", key.max_open_seconds);
         if (auto embedded = optional_bool(table, "allow_embedded_address")) key.allow_embedded_address = *embedded;
+        Location sources_where = key.where;
         auto sources = string_list(table, "sources", "an address or CIDR such as \"198.51.100.0/24\"", present,
-                                   services_where);
+                                   sources_where);
         for (const auto& entry : sources)
             if (entry.text == "any")
                 diag_.error(entry.where, label + ": sources cannot be \"any\"; leave sources out to accept the key "
