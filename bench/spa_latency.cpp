@@ -9,6 +9,7 @@
 //       --spa KEYFILE [--spa-port 62201]           one fwknop-format SPA packet (our encoder)
 //       --knock udp/7000,udp/8000,udp/9000         a knock sequence (UDP or TCP SYN steps)
 //       [--pause-ms N]                              idle time between trials (after the reset)
+//       [--interval-us N]                           SYN spacing for the first 5 ms (default 25)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -47,6 +48,7 @@ struct Options {
     std::vector<portcullis::auth::KnockStep> knocks;
     int timeout_ms = 3000;
     int pause_ms = 0;  // idle time after each reset, so a trial does not meet the last one's aftermath
+    int interval_us = 25;  // SYN spacing for the first 5 ms (then 500 us)
 };
 
 sockaddr_in address_of(const std::string& host, std::uint16_t port) {
@@ -78,7 +80,7 @@ int start_connect(const sockaddr_in& to) {
 }
 
 // Returns microseconds from `start` to the first connected socket, or -1 on timeout.
-double race_syns(const sockaddr_in& to, Clock::time_point start, int timeout_ms) {
+double race_syns(const sockaddr_in& to, Clock::time_point start, int timeout_ms, int interval_us) {
     std::vector<pollfd> sockets;
     auto next = start;
     double result = -1;
@@ -89,7 +91,7 @@ double race_syns(const sockaddr_in& to, Clock::time_point start, int timeout_ms)
         if (now >= next) {
             int fd = start_connect(to);
             if (fd >= 0) sockets.push_back({fd, POLLOUT, 0});
-            next = now + (elapsed < std::chrono::milliseconds(5) ? std::chrono::microseconds(25)
+            next = now + (elapsed < std::chrono::milliseconds(5) ? std::chrono::microseconds(interval_us)
                                                                   : std::chrono::microseconds(500));
         }
         // Wait (not spin) until a socket connects or the next SYN is due: on a small box a spinning
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
         else if (name == "--knock") options.knocks = parse_knocks(value);
         else if (name == "--timeout-ms") options.timeout_ms = std::stoi(value);
         else if (name == "--pause-ms") options.pause_ms = std::stoi(value);
+        else if (name == "--interval-us") options.interval_us = std::stoi(value);
         else {
             std::fprintf(stderr, "unknown option %s\n", name.c_str());
             return 2;
@@ -201,7 +204,7 @@ int main(int argc, char** argv) {
                 }
             }
         }
-        double latency = race_syns(service, start, options.timeout_ms);
+        double latency = race_syns(service, start, options.timeout_ms, options.interval_us);
         if (latency < 0) ++timeouts;
         else latencies.push_back(latency);
         std::printf("%.1f\n", latency);

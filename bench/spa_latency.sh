@@ -21,6 +21,10 @@ PAUSE_MS=${PAUSE_MS:-50}
 # Optional prefix for every server under test (daemon, fwknopd, knockd), e.g. SERVER_WRAP="chrt -f 10"
 # to see how much of the latency is the scheduler on a loaded box.
 SERVER_WRAP=${SERVER_WRAP:-}
+# SYN spacing of the probe for the first 5 ms (microseconds) and which systems to run.
+INTERVAL_US=${INTERVAL_US:-25}
+ONLY=${ONLY:-portcullis-spa portcullis-knock fwknopd-iptables knockd-iptables}
+wanted() { [[ " $ONLY " == *" $1 "* ]]; }
 for tool in ip nft iptables fwknopd knockd python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool"; exit 1; }
 done
@@ -69,7 +73,8 @@ summary() { sort -n "$1" | awk -v name="$2" '$1 >= 0 { v[n++] = $1 } $1 < 0 { t+
         v[int(n * 0.50)], v[int(n * 0.99)], v[n - 1] }'; }
 run_probe() {  # run_probe NAME probe-args...
   local name=$1; shift
-  in_cli "$PROBE" --server 192.0.2.1 --port 22 --trials "$TRIALS" --pause-ms "$PAUSE_MS" "$@" >"$WORK/$name.txt" 2>"$WORK/$name.err"
+  wanted "$name" || return 0
+  in_cli "$PROBE" --server 192.0.2.1 --port 22 --trials "$TRIALS" --pause-ms "$PAUSE_MS" --interval-us "$INTERVAL_US" "$@" >"$WORK/$name.txt" 2>"$WORK/$name.err"
   summary "$WORK/$name.txt" "$name" | tee -a "$WORK/summary"
 }
 
