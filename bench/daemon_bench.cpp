@@ -4,12 +4,21 @@
 //   bench_daemon sets-netlink TABLE SET COUNT [host]  N bans through the daemon's netlink batcher
 //                                                 (host: a plain hash set, as grants use)
 //   bench_daemon sets-libnftables TABLE SET COUNT N bans, one libnftables call per element
-//   bench_daemon restore STATE_FILE COUNT         write COUNT bans to a state file, then time
-//                                                 load + re-apply into the kernel (empty sets)
+//   bench_daemon restore STATE_FILE COUNT [split] write COUNT bans to a state file, then time
+//                                                 load + re-apply into the kernel (empty sets);
+//                                                 split: hosts into hash set ban4 (proposed layout)
+//   bench_daemon startup-own STATE_FILE HISTORY   the daemon's own start-up with ban4 already full:
+//                                                 read a state file of HISTORY running bans, re-add
+//                                                 them, write the file; RSS peak/after
+//   bench_daemon list TABLE SET [host]            one netlink listing of SET (interval unless host)
 //   bench_daemon nflog-decode SECONDS             NFLOG messages decoded per second (one core)
+#include <malloc.h>
 #include <nftables/libnftables.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <random>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -54,10 +63,16 @@ int sets_netlink(const std::string& table, const std::string& set, std::uint32_t
         std::fprintf(stderr, "%s\n", writer.error().message.c_str());
         return 1;
     }
+    // BENCH_ORDER=desc|shuffle: the kernel's interval (rbtree) insert cost depends on key order.
+    const char* order = std::getenv("BENCH_ORDER");
+    std::vector<std::uint32_t> keys(count);
+    for (std::uint32_t i = 0; i < count; ++i) keys[i] = i;
+    if (order && std::string(order) == "desc") std::reverse(keys.begin(), keys.end());
+    if (order && std::string(order) == "shuffle") std::shuffle(keys.begin(), keys.end(), std::mt19937(42));
     std::vector<kernel::ElementChange> changes(count);
     for (std::uint32_t i = 0; i < count; ++i) {
         changes[i].set = set;
-        changes[i].prefix = nth_address(i);
+        changes[i].prefix = nth_address(keys[i]);
         changes[i].interval = interval;
         changes[i].timeout = std::chrono::hours(1);
     }
@@ -88,7 +103,24 @@ int sets_libnftables(const std::string& table, const std::string& set, std::uint
     return failures ? 1 : 0;
 }
 
-int restore(const std::string& path, std::uint32_t count) {
+std::string status_field(const char* name) {
+    std::FILE* status = std::fopen("/proc/self/status", "r");
+    if (!status) return "?";
+    char line[256];
+    std::string out = "?";
+    while (std::fgets(line, sizeof line, status)) {
+        if (std::strncmp(line, name, std::strlen(name)) == 0) {
+            out = line + std::strlen(name);
+            out.erase(0, out.find_first_not_of(" \t:"));
+            out.erase(out.find_last_not_of(" \n") + 1);
+        }
+    }
+    std::fclose(status);
+    return out;
+}
+
+// split: the proposed layout (hosts in hash set ban4, prefixes in interval set banp4).
+int restore(const std::string& path, std::uint32_t count, bool split) {
     daemon::DaemonState state;
     std::int64_t now = std::time(nullptr);
     for (std::uint32_t i = 0; i < count; ++i)
@@ -97,6 +129,7 @@ int restore(const std::string& path, std::uint32_t count) {
         std::fprintf(stderr, "%s\n", saved.error().message.c_str());
         return 1;
     }
+    state = {};
     auto writer = kernel::NetlinkSetWriter::open("inet", "portcullis");
     if (!writer) {
         std::fprintf(stderr, "%s\n", writer.error().message.c_str());
@@ -108,12 +141,75 @@ int restore(const std::string& path, std::uint32_t count) {
     daemon::SetBatcher batcher(**writer);
     daemon::EventLog events;
     daemon::RuntimeState runtime(batcher, events, [] { return static_cast<std::int64_t>(std::time(nullptr)); });
+    daemon::RuntimeConfig config;
+    config.split_ban_sets = split;
+    runtime.configure(config);
     std::size_t readded = runtime.restore(loaded.state, {});
     auto report = batcher.flush();
     double total = seconds_since(start);
-    std::printf("restore bans=%u readded=%zu load_seconds=%.3f total_seconds=%.3f failures=%zu\n", count, readded,
-                load_seconds, total, report.failures.size());
+    std::printf("restore%s bans=%u readded=%zu load_seconds=%.3f kernel_seconds=%.3f total_seconds=%.3f failures=%zu%s\n",
+                split ? "-split" : "", count, readded, load_seconds, total - load_seconds, total,
+                report.failures.size(), loaded.problem ? (" problem=" + *loaded.problem).c_str() : "");
     return report.ok() ? 0 : 1;
+}
+
+// The daemon's own start-up work with the ban sets already full (the apply path is not included:
+// it is measured separately): read a state file holding `history` running bans, re-add them (the
+// kernel has them: no-ops), write the state file. The ban sets are not listed (see `list`).
+// Peak and final RSS of this process.
+int startup_own(const std::string& path, std::uint32_t history) {
+    std::int64_t now = std::time(nullptr);
+    daemon::DaemonState state;
+    for (std::uint32_t i = 0; i < history; ++i)
+        state.bans.push_back({nth_address(i), now - 10, now + 3600, 1 + i % 5, 3600, "scan"});
+    if (auto saved = daemon::save_state_file(path, state); !saved) {
+        std::fprintf(stderr, "%s\n", saved.error().message.c_str());
+        return 1;
+    }
+    state = {};
+    malloc_trim(0);
+    std::string rss_before = status_field("VmRSS");
+    auto writer = kernel::NetlinkSetWriter::open("inet", "portcullis");
+    if (!writer) {
+        std::fprintf(stderr, "%s\n", writer.error().message.c_str());
+        return 1;
+    }
+    auto start = Clock::now();
+    daemon::StateLoad loaded = daemon::load_state_file(path, now);
+    daemon::SetBatcher batcher(**writer);
+    daemon::EventLog events;
+    daemon::RuntimeState runtime(batcher, events, [] { return static_cast<std::int64_t>(std::time(nullptr)); });
+    std::size_t readded = runtime.restore(loaded.state, {});
+    auto report = batcher.flush();
+    loaded = {};
+    malloc_trim(0);
+    auto saved = daemon::save_state_file(path, runtime.export_state());
+    malloc_trim(0);
+    double total = seconds_since(start);
+    std::printf("startup-own history=%u readded=%zu failures=%zu records=%zu total_seconds=%.3f "
+                "rss_before=%s rss_after=%s rss_peak=%s%s\n",
+                history, readded, report.failures.size(), runtime.ban_records(), total, rss_before.c_str(),
+                status_field("VmRSS").c_str(), status_field("VmHWM").c_str(), saved ? "" : " save_failed");
+    return 0;
+}
+
+// One netlink listing of a set, as `bans list` (and formerly the start-up) does it.
+int list_set(const std::string& table, const std::string& set, bool interval) {
+    auto writer = kernel::NetlinkSetWriter::open("inet", table);
+    if (!writer) {
+        std::fprintf(stderr, "%s\n", writer.error().message.c_str());
+        return 1;
+    }
+    auto start = Clock::now();
+    auto listed = (*writer)->list(set, interval);
+    double elapsed = seconds_since(start);
+    if (!listed) {
+        std::fprintf(stderr, "%s\n", listed.error().message.c_str());
+        return 1;
+    }
+    std::printf("list set=%s elements=%zu seconds=%.3f rss_peak=%s\n", set.c_str(), listed->size(), elapsed,
+                status_field("VmHWM").c_str());
+    return 0;
 }
 
 std::vector<std::uint8_t> nflog_message(std::uint32_t seq) {
@@ -186,7 +282,10 @@ int main(int argc, char** argv) {
     if (mode == "sets-netlink" && (argc == 5 || argc == 6))
         return sets_netlink(argv[2], argv[3], std::stoul(argv[4]), argc == 5);
     if (mode == "sets-libnftables" && argc == 5) return sets_libnftables(argv[2], argv[3], std::stoul(argv[4]));
-    if (mode == "restore" && argc == 4) return restore(argv[2], std::stoul(argv[3]));
+    if (mode == "restore" && (argc == 4 || argc == 5))
+        return restore(argv[2], std::stoul(argv[3]), argc == 5 && std::string(argv[4]) == "split");
+    if (mode == "startup-own" && argc == 4) return startup_own(argv[2], std::stoul(argv[3]));
+    if (mode == "list" && (argc == 4 || argc == 5)) return list_set(argv[2], argv[3], argc == 4);
     if (mode == "nflog-decode" && argc == 3) return nflog_decode(std::stod(argv[2]));
     std::fprintf(stderr, "bad arguments\n");
     return 2;

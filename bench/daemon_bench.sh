@@ -2,6 +2,9 @@
 # Issue 3 benchmarks (root; private network namespaces pc-dmn-bench*, removed on exit).
 #   bash bench/daemon_bench.sh BUILD_DIR     (BUILD_DIR from `make bench`, e.g. build/bench)
 # Prints one line per measurement; docs/benchmarks.md ("issue 3") records a run.
+# Env: ONLY_SETS=1 (set updates only), ONLY_IDLE=1 (idle/1M part only), SKIP_DAEMON_START=1 (1M
+# part without starting `portcullis run`, whose apply path lists the table), LIST_1M=1,
+# LIBNFT_COUNT, CLI_COUNT, IDLE_BANS.
 set -u
 BUILD=${1:-build/bench}
 BENCH=$BUILD/bench_daemon
@@ -28,6 +31,34 @@ table inet portcullis {
   set grant4 { type ipv4_addr; flags timeout; timeout 1h; }
 }
 NFT
+}
+# The proposed split layout: single addresses in a hash set, prefixes in an interval set.
+fresh_ns_split() {
+  ip netns del "$NS" 2>/dev/null
+  ip netns add "$NS"
+  ip -n "$NS" link set lo up
+  ip netns exec "$NS" nft -f - <<'NFT'
+table inet portcullis {
+  set ban4 { type ipv4_addr; flags timeout; timeout 1h; }
+  set ban6 { type ipv6_addr; flags timeout; timeout 1h; }
+  set banp4 { type ipv4_addr; flags interval,timeout; timeout 1h; }
+  set banp6 { type ipv6_addr; flags interval,timeout; timeout 1h; }
+}
+NFT
+}
+# The kernel's own ceiling: the same 100k elements (10.0.0.0 + i, timeout 1h) in one `nft -f` file.
+nft_file_bulk() {  # SET
+  python3 - "$1" >"$WORK/bulk-$1.nft" <<'PY2'
+import sys
+print(f"add element inet portcullis {sys.argv[1]} {{")
+print(",\n".join(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255} timeout 1h" for i in range(100000)))
+print("}")
+PY2
+  local start end
+  start=$(date +%s.%N)
+  ip netns exec "$NS" nft -f "$WORK/bulk-$1.nft" || echo "nft -f failed"
+  end=$(date +%s.%N)
+  python3 -c "print(f'nft-f-bulk set=$1 elements=100000 seconds={$end - $start:.3f} rate={100000 / ($end - $start):.0f}/s')"
 }
 # Another program's blocklist: 5,000 ranges in an interval set of another table (this is what makes
 # every libnftables call slow — it lists all interval sets of the ruleset).
@@ -57,14 +88,31 @@ for variant in plain with-5000-ranges; do
   ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 100000
   ip netns exec "$NS" "$BENCH" sets-netlink portcullis grant4 100000 host
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  BENCH_ORDER=shuffle ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 100000 | sed 's/^/shuffled /'
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  nft_file_bulk ban4
+  # Fresh again: with ban4 full, libnftables would first list its 100k elements (see below).
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  nft_file_bulk grant4
+  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
   ip netns exec "$NS" "$BENCH" sets-libnftables portcullis ban4 ${LIBNFT_COUNT:-200}
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
   nft_cli_per_element ${CLI_COUNT:-100}
 done
 
+[ -n "${ONLY_SETS:-}" ] && exit 0
+echo "== one netlink listing of an interval set (what \`bans list\` and libnftables' cache do)"
+for n in 100000 200000; do
+  fresh_ns
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$n" >/dev/null
+  ip netns exec "$NS" "$BENCH" list portcullis ban4
+done
+
 echo "== restore 100k bans from the state file into empty sets"
 fresh_ns
 ip netns exec "$NS" "$BENCH" restore "$WORK/state.json" 100000
+fresh_ns_split
+ip netns exec "$NS" "$BENCH" restore "$WORK/state.json" 100000 split
 
 echo "== NFLOG decode (one core)"
 "$BENCH" nflog-decode 3
@@ -111,6 +159,13 @@ fi  # ONLY_IDLE
 echo "== idle cost with ${IDLE_BANS:=1000000} bans in the kernel (adopted by the daemon at start)"
 fresh_ns
 ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$IDLE_BANS"
+# The daemon's own share of start-up (no apply): with no history, and with 100k of them in the file.
+ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 0
+ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 100000
+# Why start-up no longer lists the ban sets: one netlink dump of the full set (LIST_1M=1 to run
+# it; minutes), and of 100k and 200k elements to show the growth.
+[ -n "${LIST_1M:-}" ] && ip netns exec "$NS" "$BENCH" list portcullis ban4
+[ -n "${SKIP_DAEMON_START:-}" ] && exit 0
 cat >"$WORK/policy-idle.toml" <<'TOML'
 [firewall]
 mode = "host"

@@ -2,7 +2,9 @@
 # Throughput of `portcullis diagnose` against `tshark -r` on the same large capture, in one run.
 # Builds a capture of at least SIZE_MB (default 1024) by repeating the Ethernet captures in
 # ../shared/captures, then times both tools with /usr/bin/time -v (wall time, peak RSS). A second,
-# 10x smaller file shows whether diagnose's memory stays flat as the capture grows.
+# 10x smaller file shows whether diagnose's memory stays flat as the capture grows. `cat FILE`
+# (to /dev/null) gives the floor: the CPU any reader spends just getting the bytes out of the page
+# cache, hence the best ratio to tshark any tool could reach on this machine.
 #   usage: bench/diagnose_bench.sh PORTCULLIS_BINARY [SIZE_MB] [WORK_DIR]
 # Prints a Markdown table for docs/benchmarks.md.
 set -euo pipefail
@@ -67,12 +69,14 @@ bytes_big=$(stat -c %s "$big")
 read -r t_small c_small rss_small < <(measure diagnose-small "$binary" diagnose "$small")
 read -r t_diag c_diag rss_diag < <(measure diagnose "$binary" diagnose "$big")
 read -r t_tshark c_tshark rss_tshark < <(measure tshark tshark -r "$big")
+read -r t_cat c_cat rss_cat < <(measure cat cat "$big")
 
 python3 - "$frames_big" "$bytes_big" "$t_diag" "$c_diag" "$rss_diag" "$t_tshark" "$c_tshark" "$rss_tshark" \
-    "$frames_small" "$c_small" "$rss_small" <<'PY'
+    "$frames_small" "$c_small" "$rss_small" "$c_cat" <<'PY'
 import sys
 (frames, size, t_diag, c_diag, rss_diag, t_tshark, c_tshark, rss_tshark,
- frames_small, c_small, rss_small) = sys.argv[1:]
+ frames_small, c_small, rss_small, c_cat) = sys.argv[1:]
+c_cat = float(c_cat)
 frames, size, frames_small = int(frames), int(size), int(frames_small)
 t_diag, c_diag, t_tshark, c_tshark, c_small = map(float, (t_diag, c_diag, t_tshark, c_tshark, c_small))
 mib = lambda kb: int(kb) / 1024
@@ -86,5 +90,8 @@ print(f"| {size / 10 / 2**30:.2f} GiB | {frames_small:,} | portcullis diagnose |
       f"{frames_small / c_small / 1e6:.2f} | {mib(rss_small):.1f} MiB |")
 print()
 print(f"ratio tshark/diagnose: wall {t_tshark / t_diag:.0f}x, CPU {c_tshark / c_diag:.0f}x")
+print(f"floor: cat FILE > /dev/null takes {c_cat:.2f} s CPU, so no reader can beat "
+      f"{c_tshark / max(c_cat, 0.01):.0f}x tshark here; diagnose spends {c_diag - c_cat:.2f} s beyond it "
+      f"({frames / max(c_diag - c_cat, 0.01) / 1e6:.1f} M frames per CPU-second of its own work)")
 PY
 echo "(work files in $work; remove with rm -rf $work)"

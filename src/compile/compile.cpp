@@ -2,17 +2,23 @@
 //
 // Per-packet design (cost independent of the number of services and sources):
 //   * Base chains hold a fixed number of rules. A packet from WAN meets, in order: management
-//     (two set lookups), IPv6 neighbour discovery, bans (one set lookup), conntrack state, then ONE
-//     verdict-map lookup keyed on `meta l4proto . th dport` (interval map: ranges are one element)
-//     or on the protocol alone (esp/gre/ah), which jumps to the service's own chain.
-//   * A service chain is a constant handful of rules: a lookup of the source in the service's
-//     allow set (one per family, interval flag: CIDRs are single elements), a lookup in its grant
-//     set when guarded, the named counters, and the verdict.
-//   Why per-service allow sets rather than one `ip saddr . meta l4proto . th dport` concatenation:
-//   the concatenation needs |sources| x |ports| elements per service (a /16 allow list on a 100-port
-//   range is 100 elements per CIDR), while per-service sets hold each CIDR once; the lookup cost
-//   is the same (one hash/rbtree lookup), and the per-service chain gives every service its own
-//   named accept/drop counters and guard check without per-packet work growing with services.
+//     (two set lookups), IPv6 neighbour discovery, bans (one set lookup), conntrack state, then
+//     the service lookups, then the default action.
+//   * Unguarded services ("flat", the common case) have no chain of their own: per delivery
+//     (local input / forwarded) and protocol kind (tcp, udp, portless) one counted interval set
+//     holds `source prefix . port` (or `. protocol`) for every allowed pair, and one counted set
+//     holds every service port. A base chain asks at most ten lookups — accept if the pair is in
+//     the accept set, refuse (goto deny_service) if the port belongs to a service — whatever the
+//     number of services or sources. Each element carries its own counter and, as its comment,
+//     the service's logical counter name (svc_<name>_accepted / _dropped): metrics and simulate
+//     sum elements per service. Forwarded services match `ct original proto-dst` (the port
+//     before DNAT); nft can concatenate it only after `meta l4proto`, hence one set per protocol.
+//     Why not a chain per service: 10,000 chains + 20,000 named counters + 10,000 sets made the
+//     kernel transaction itself take seconds (measured in docs/benchmarks.md), and stable set
+//     names let a re-apply change elements instead of re-creating sets (see kernel/transaction).
+//   * Guarded services (grant/knock/spa) and L2TP-inside-IPsec keep a chain each, reached through
+//     a verdict map keyed on `meta l4proto . th dport` (or the protocol alone): a constant handful
+//     of rules (allow set, grant set, named counters, verdict).
 //
 // Rule order in the WAN-facing filter chains (input; forward in gateway mode):
 //   1. traffic not arriving on a WAN interface is not ours to police: accept (our table only);
@@ -23,7 +29,7 @@
 //      (an IKE flood whose first packet was answered is "established" to conntrack);
 //   5. ct state established,related: accept (replies, PPTP GRE expectations, ICMP errors);
 //   6. ct state invalid: drop;
-//   7. service dispatch (vmaps), then the default action.
+//   7. flat service sets, then the verdict maps of guarded services, then the default action.
 #include "compile/compile.hpp"
 
 #include <algorithm>
@@ -244,7 +250,16 @@ private:
     struct Planned {
         const policy::Service* service;
         std::vector<Exposure> exposures;
+        bool flat = false;  // no chain of its own: see is_flat()
     };
+    // One (service, protocol, ports) exposure of a flat service.
+    struct FlatEntry {
+        const policy::Service* service;
+        std::uint8_t protocol = 0;
+        std::optional<PortRange> ports;  // empty for portless protocols (esp, gre, ah)
+        bool forwarded = false;
+    };
+    enum class FlatKind : std::uint8_t { tcp, udp, protos };
 
     // A validated policy always names a WAN interface; should one arrive without, every interface
     // is policed (fail closed) rather than rendering an empty, unloadable interface match.
@@ -258,12 +273,33 @@ private:
         return !policy_.management.sources.empty() && !policy_.management.ports.empty();
     }
 
+    // A service without a guard or per-service condition needs no chain of its own: its
+    // (source, port) pairs go into the shared counted accept sets and its ports into the counted
+    // refuse sets, so ten thousand services are a few sets with many elements rather than ten
+    // thousand chains, sets and counters (which is what made applying large policies slow).
+    static bool is_flat(const policy::Service& service, const std::vector<Exposure>& exposures) {
+        if (service.guard != policy::Guard::none) return false;
+        return std::none_of(exposures.begin(), exposures.end(),
+                            [](const Exposure& e) { return e.delivery == Delivery::local_inside_ipsec; });
+    }
+
     void plan_services() {
         for (const auto* service : services_) {
             Planned planned{service, plan_exposures(policy_, *service)};
+            planned.flat = is_flat(*service, planned.exposures);
             for (const auto& exposure : planned.exposures) {
                 const auto verdict = jump(service_chain(service->name));
                 const auto number = static_cast<std::uint8_t>(exposure.protocol);
+                const bool delivered =
+                    exposure.delivery == Delivery::local || exposure.delivery == Delivery::forwarded;
+                if (planned.flat && delivered) {
+                    const bool forwarded = exposure.delivery == Delivery::forwarded;
+                    flat_.push_back({service, number, exposure.ports, forwarded});
+                    if (forwarded) add_dnat(exposure, number);
+                    if (service->pptp_helper && exposure.protocol == IpProtocol::tcp && exposure.ports)
+                        helper_ports_.push_back(*exposure.ports);
+                    continue;
+                }
                 switch (exposure.delivery) {
                     case Delivery::local:
                     case Delivery::local_inside_ipsec:
@@ -299,7 +335,10 @@ private:
             forward_udp_.push_back({number, exposure.ports, verdict});
         else
             forward_protos_.push_back({number, std::nullopt, verdict});
+        add_dnat(exposure, number);
+    }
 
+    void add_dnat(const Exposure& exposure, std::uint8_t number) {
         const Address& target = *exposure.forward_address;
         auto& maps = target.family == Family::ipv4 ? dnat4_ : dnat6_;
         ir::NatTarget nat{target, exposure.forward_port};
@@ -321,8 +360,10 @@ private:
              {kCounterManagementAccepted, kCounterBanned, kCounterInvalid, kCounterDefaultDropped})
             table_.counters.push_back({name});
         for (const auto& planned : planned_) {
-            table_.counters.push_back({accepted_counter(planned.service->name)});
-            table_.counters.push_back({dropped_counter(planned.service->name)});
+            if (!planned.flat) {
+                table_.counters.push_back({accepted_counter(planned.service->name)});
+                table_.counters.push_back({dropped_counter(planned.service->name)});
+            }
             if (knock_of(*planned.service))
                 for (const char* what : {"step", "reset", "granted"})
                     table_.counters.push_back({knock_counter(planned.service->name, what)});
@@ -360,6 +401,17 @@ private:
             ban.timeout_seconds = policy_.runtime.default_ban_seconds;
             ban.runtime = true;
             table_.sets.push_back(std::move(ban));
+        }
+        if (has_logging() && policy_.detect.enabled) {
+            for (auto [name, family] : {std::pair{kDropLogMeterV4, Family::ipv4}, std::pair{kDropLogMeterV6, Family::ipv6}}) {
+                ir::Set meter;
+                meter.name = name;
+                meter.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+                meter.flags.dynamic = true;
+                meter.flags.timeout = true;
+                meter.timeout_seconds = 10;  // a quiet source's meter is forgotten after 10 s
+                table_.sets.push_back(std::move(meter));
+            }
         }
         if (has_management()) {
             for (auto [name, family] : {std::pair{kMgmtSetV4, Family::ipv4}, std::pair{kMgmtSetV6, Family::ipv6}}) {
@@ -434,7 +486,7 @@ private:
                         table_.sets.push_back(std::move(stage));
                     }
             }
-            if (!service.allow_any) {
+            if (!service.allow_any && !planned.flat) {
                 for (auto family : {Family::ipv4, Family::ipv6}) {
                     auto sources = of_family(service.allow_from, family);
                     // One prefix is compared inline: no set object at all. Kernel set creation
@@ -446,6 +498,7 @@ private:
                 }
             }
         }
+        add_flat_sets();
         using ir::DataType;
         const std::vector<DataType> proto_port{DataType::inet_proto, DataType::inet_service};
         const std::vector<DataType> verdict{DataType::verdict};
@@ -478,8 +531,132 @@ private:
         }
     }
 
+    static FlatKind flat_kind(std::uint8_t protocol) {
+        if (protocol == static_cast<std::uint8_t>(IpProtocol::tcp)) return FlatKind::tcp;
+        if (protocol == static_cast<std::uint8_t>(IpProtocol::udp)) return FlatKind::udp;
+        return FlatKind::protos;
+    }
+    static const char* flat_kind_name(FlatKind kind) {
+        switch (kind) {
+            case FlatKind::tcp: return "tcp";
+            case FlatKind::udp: return "udp";
+            case FlatKind::protos: return "protos";
+        }
+        return "protos";
+    }
+    static std::string accept_set(Family family, bool forwarded, FlatKind kind) {
+        return std::string(family == Family::ipv4 ? "accept4_" : "accept6_") + (forwarded ? "forward_" : "local_") +
+               flat_kind_name(kind);
+    }
+    static std::string refuse_set(bool forwarded, FlatKind kind) {
+        return std::string("refuse_") + (forwarded ? "forward_" : "local_") + flat_kind_name(kind);
+    }
+    std::vector<FlatEntry> flat_entries(bool forwarded, FlatKind kind) const {
+        std::vector<FlatEntry> out;
+        for (const auto& e : flat_)
+            if (e.forwarded == forwarded && flat_kind(e.protocol) == kind) out.push_back(e);
+        // Deterministic and overlap-free per service: ranges of one service merge.
+        std::stable_sort(out.begin(), out.end(), [](const FlatEntry& a, const FlatEntry& b) {
+            return std::tuple(a.protocol, a.ports ? a.ports->first : 0) < std::tuple(b.protocol, b.ports ? b.ports->first : 0);
+        });
+        std::vector<FlatEntry> merged_out;
+        for (auto& e : out) {
+            if (!merged_out.empty() && merged_out.back().protocol == e.protocol) {
+                auto& last = merged_out.back();
+                if (!e.ports || !last.ports) continue;  // same portless protocol twice
+                if (e.ports->first <= last.ports->last) {
+                    // Overlaps between services are policy errors; within one service they merge.
+                    if (last.service == e.service) last.ports->last = std::max(last.ports->last, e.ports->last);
+                    continue;
+                }
+            }
+            merged_out.push_back(e);
+        }
+        return merged_out;
+    }
+
+    // The counted accept sets (source . port, or source . protocol) and refuse sets (port or
+    // protocol) of flat services, per delivery (local input / forwarded) and protocol kind. The
+    // element comment names the service's logical counter, which `metrics` and `simulate` sum.
+    // Both families' accept sets exist whenever the kind does, so set names stay stable across
+    // policies: a re-apply then updates elements of kept sets instead of re-creating them.
+    void add_flat_sets() {
+        using ir::DataType;
+        for (bool forwarded : {false, true}) {
+            for (auto kind : {FlatKind::tcp, FlatKind::udp, FlatKind::protos}) {
+                const auto entries = flat_entries(forwarded, kind);
+                if (entries.empty()) continue;
+                const DataType what = kind == FlatKind::protos ? DataType::inet_proto : DataType::inet_service;
+                auto position = [&](const FlatEntry& e) -> ir::Value {
+                    if (kind == FlatKind::protos) return ir::Proto{e.protocol};
+                    return *e.ports;
+                };
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    ir::Set set;
+                    set.name = accept_set(family, forwarded, kind);
+                    set.key = {family == Family::ipv4 ? DataType::ipv4_addr : DataType::ipv6_addr, what};
+                    set.flags.interval = true;
+                    set.counted = true;
+                    for (const auto& e : entries) {
+                        std::vector<Prefix> sources;
+                        if (e.service->allow_any)
+                            sources.push_back(*Prefix::parse(family == Family::ipv4 ? "0.0.0.0/0" : "::/0"));
+                        else
+                            sources = without_nested(of_family(e.service->allow_from, family));
+                        for (const auto& source : sources) {
+                            ir::Element element;
+                            element.key = {source, position(e)};
+                            element.counter = accepted_counter(e.service->name);
+                            set.elements.push_back(std::move(element));
+                        }
+                    }
+                    table_.sets.push_back(std::move(set));
+                }
+                ir::Set refuse;
+                refuse.name = refuse_set(forwarded, kind);
+                refuse.key = {what};
+                refuse.flags.interval = kind != FlatKind::protos;
+                refuse.counted = true;
+                for (const auto& e : entries) {
+                    ir::Element element;
+                    element.key = {position(e)};
+                    element.counter = dropped_counter(e.service->name);
+                    refuse.elements.push_back(std::move(element));
+                }
+                table_.sets.push_back(std::move(refuse));
+            }
+        }
+    }
+
+    // Rules consulting the flat sets: accept an allowed source, refuse (counted) a known service
+    // port from anyone else. At most ten rules whatever the number of services.
+    void add_flat_rules(ir::Chain& chain, bool forwarded) const {
+        for (auto kind : {FlatKind::tcp, FlatKind::udp, FlatKind::protos}) {
+            if (!table_.find_set(refuse_set(forwarded, kind))) continue;
+            std::vector<ir::Match> head;
+            if (forwarded) head.push_back(ir::CtStatusDnat{});
+            ir::Field position = ir::Field::meta_l4proto;
+            if (kind != FlatKind::protos) {
+                head.push_back(ir::Compare{ir::Field::meta_l4proto,
+                                           {proto(kind == FlatKind::tcp ? IpProtocol::tcp : IpProtocol::udp)}});
+                position = forwarded ? ir::Field::ct_original_proto_dst : ir::Field::th_dport;
+            }
+            for (auto family : {Family::ipv4, Family::ipv6}) {
+                auto matches = head;
+                matches.push_back(ir::SetLookup{
+                    {family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr, position},
+                    accept_set(family, forwarded, kind)});
+                chain.rules.push_back({std::move(matches), {accept()}, {}});
+            }
+            auto matches = head;
+            matches.push_back(ir::SetLookup{{position}, refuse_set(forwarded, kind)});
+            chain.rules.push_back({std::move(matches), {ir::VerdictStmt{go_to(kChainDenyService)}}, {}});
+        }
+    }
+
     void add_service_chains() {
         for (const auto& planned : planned_) {
+            if (planned.flat) continue;
             const auto& service = *planned.service;
             ir::Chain chain;
             chain.name = service_chain(service.name);
@@ -822,10 +999,7 @@ private:
     ir::Chain deny_chain(const char* name, const char* log_prefix) const {
         ir::Chain chain;
         chain.name = name;
-        if (has_logging())
-            chain.rules.push_back({{ir::LimitRef{kDropLogLimit}},
-                                   {ir::Log{*policy_.logging.drop_group, log_prefix}},
-                                   {}});
+        for (auto& rule : drop_log_rules({}, log_prefix)) chain.rules.push_back(std::move(rule));
         if (policy_.default_action == policy::DefaultAction::reject) {
             chain.rules.push_back({{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::tcp)}}},
                                    {ir::Reject{ir::Reject::Kind::tcp_reset}},
@@ -956,7 +1130,42 @@ private:
         add_conformance_jumps(chain);
         add_flood_rules(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});
+        add_invalid_log(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_invalid}}, {count(kCounterInvalid), drop()}, {}});
+    }
+
+    // Packets conntrack calls invalid are logged (through the shared drop_log limiter) before the
+    // invalid drop: FIN, NULL, XMAS and ACK scans end there, and scan detection must see them.
+    void add_invalid_log(ir::Chain& chain) const {
+        for (auto& rule : drop_log_rules({ir::CtState{ir::ct_invalid}}, kLogPrefixInvalid))
+            chain.rules.push_back(std::move(rule));
+    }
+
+    // Logging of refused packets (nothing without log_drops). Without scan detection: one rule
+    // drawing from the shared drop_log budget. With [detect]: one rule per family, each source
+    // metered first (kDropLogPerSourcePerSecond, burst kDropLogPerSourceBurst, in the droplog
+    // sets declared by add_sets) and only then drawing from the shared budget, so a flood from a
+    // few sources spends its own meter, not the log budget a scanner's first probes need.
+    std::vector<ir::Rule> drop_log_rules(std::vector<ir::Match> first, const char* log_prefix) const {
+        std::vector<ir::Rule> rules;
+        if (!has_logging()) return rules;
+        if (!policy_.detect.enabled) {
+            first.push_back(ir::LimitRef{kDropLogLimit});
+            rules.push_back({std::move(first), {ir::Log{*policy_.logging.drop_group, log_prefix}}, {}});
+            return rules;
+        }
+        for (auto family : {Family::ipv4, Family::ipv6}) {
+            const bool v4 = family == Family::ipv4;
+            auto matches = first;
+            matches.push_back(ir::Compare{ir::Field::meta_nfproto, {ir::Number{v4 ? 4u : 6u}}});
+            matches.push_back(ir::SetUpdate{
+                ir::SetUpdate::Op::update, v4 ? kDropLogMeterV4 : kDropLogMeterV6,
+                {v4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr}, std::nullopt,
+                ir::LimitRate{kDropLogPerSourcePerSecond, kDropLogPerSourceBurst, false}});
+            matches.push_back(ir::LimitRef{kDropLogLimit});
+            rules.push_back({std::move(matches), {ir::Log{*policy_.logging.drop_group, log_prefix}}, {}});
+        }
+        return rules;
     }
 
     void add_default(ir::Chain& chain) {
@@ -970,6 +1179,7 @@ private:
         chain.base = ir::BaseChain{ir::BaseChain::Type::filter, ir::BaseChain::Hook::input, "filter",
                                    ir::Verdict::Kind::accept};
         add_common_head(chain, true);
+        add_flat_rules(chain, false);
         if (table_.find_set(kLocalPorts))
             chain.rules.push_back(
                 {{}, {ir::VerdictMapStmt{{ir::Field::meta_l4proto, ir::Field::th_dport}, kLocalPorts}}, {}});
@@ -986,6 +1196,7 @@ private:
         chain.base = ir::BaseChain{ir::BaseChain::Type::filter, ir::BaseChain::Hook::forward, "filter",
                                    ir::Verdict::Kind::accept};
         add_common_head(chain, false);
+        add_flat_rules(chain, true);
         for (auto [map, protocol] :
              {std::pair{kForwardTcp, IpProtocol::tcp}, std::pair{kForwardUdp, IpProtocol::udp}}) {
             if (!table_.find_set(map)) continue;
@@ -1027,6 +1238,7 @@ private:
     std::vector<const policy::Service*> services_;
     std::vector<ir::Value> wan_;
     std::vector<Planned> planned_;
+    std::vector<FlatEntry> flat_;
     std::vector<PortEntry> local_ports_, local_protos_, forward_tcp_, forward_udp_, forward_protos_;
     DnatMaps dnat4_, dnat6_;
     std::vector<PortRange> helper_ports_;
@@ -1043,8 +1255,10 @@ ir::Table compile_ir(const policy::Policy& policy) { return Builder(policy).buil
 TableManifest manifest_of(const ir::Table& table) {
     TableManifest manifest;
     for (const auto& chain : table.chains) manifest.chains.push_back(chain.name);
-    for (const auto& set : table.sets)
+    for (const auto& set : table.sets) {
         (set.runtime ? manifest.runtime_sets : manifest.sets).push_back(set.name);
+        if (set.counted) manifest.counted_sets.push_back(set.name);
+    }
     for (const auto& counter : table.counters) manifest.counters.push_back(counter.name);
     for (const auto& helper : table.ct_helpers) manifest.ct_helpers.push_back(helper.name);
     for (const auto& limit : table.limits) manifest.limits.push_back(limit.name);

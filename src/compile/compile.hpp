@@ -31,6 +31,7 @@ struct TableManifest {
     std::vector<std::string> counters;      // named counters (kept when still defined)
     std::vector<std::string> ct_helpers;
     std::vector<std::string> limits;        // named limiters (drop logging rate)
+    std::vector<std::string> counted_sets;  // sets whose elements count (per-service counters)
 };
 
 struct Compiled {
@@ -58,6 +59,15 @@ std::string service_chain(const std::string& service_name);     // "svc_<service
 inline constexpr const char* kLogPrefixClosed = "portcullis drop=closed ";
 inline constexpr const char* kLogPrefixService = "portcullis drop=service ";
 inline constexpr const char* kDropLogLimit = "drop_log";
+// "invalid" = conntrack found no connection for a packet that cannot start one (TCP FIN, NULL,
+// XMAS or ACK probes without a flow): logged too, so scan detection sees those scan types.
+inline constexpr const char* kLogPrefixInvalid = "portcullis drop=invalid ";
+// With [detect] enabled: per-source drop-log meters (dynamic sets, flags dynamic,timeout) in front
+// of the shared drop_log limiter, so one noisy source cannot spend the log budget and hide a scanner.
+inline constexpr const char* kDropLogMeterV4 = "droplog4";
+inline constexpr const char* kDropLogMeterV6 = "droplog6";
+inline constexpr std::uint32_t kDropLogPerSourcePerSecond = 2;
+inline constexpr std::uint32_t kDropLogPerSourceBurst = 5;  // TRW's four probes fit in one burst
 
 // Knock sequences (guard = "knock"), all in the kernel: the chain a service's knock ports jump to,
 // its stage sets (stage k = sources that completed k steps, k = 1..steps-1, flags dynamic,timeout),

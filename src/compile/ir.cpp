@@ -131,6 +131,7 @@ std::string render_element(const Set& set, const Element& element) {
                    },
                },
                element.data);
+    if (!element.counter.empty()) out += " comment \"" + element.counter + "\"";
     return out;
 }
 
@@ -163,6 +164,7 @@ void render_set(std::string& out, const Set& set) {
     if (!flags.empty()) out += "\t\tflags " + join(flags, ",") + "\n";
     if (set.timeout_seconds && *set.timeout_seconds > 0)
         out += "\t\ttimeout " + render_duration(*set.timeout_seconds) + "\n";
+    if (set.counted) out += "\t\tcounter\n";
     if (!set.elements.empty()) {
         out += "\t\telements = {\n";
         for (std::size_t i = 0; i < set.elements.size(); ++i) {

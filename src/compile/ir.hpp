@@ -70,6 +70,9 @@ using MapData = std::variant<std::monostate, Verdict, NatTarget>;
 struct Element {
     std::vector<Value> key;  // one Value per key component (concatenations have several)
     MapData data;
+    // In a counted set: the logical counter this element's packets belong to (rendered as the
+    // element's comment, so the daemon and the simulator can sum elements per service).
+    std::string counter{};
 };
 
 struct SetFlags {
@@ -87,6 +90,9 @@ struct Set {
     std::optional<std::uint32_t> timeout_seconds;  // default element lifetime
     std::vector<Element> elements;
     bool runtime = false;
+    // Every element carries its own packet/byte counter (nft `counter` in the set); a lookup hit
+    // counts. Thousands of services share a few such sets instead of a chain and counters each.
+    bool counted = false;
     bool is_map() const { return !data.empty(); }
 };
 

@@ -1,5 +1,6 @@
 #include "daemon/daemon.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -7,11 +8,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <random>
 #include <variant>
 
 #include <fmt/core.h>
 
 #include "compile/compile.hpp"
+#include "daemon/conntrack_events.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/drop_summary.hpp"
@@ -19,11 +22,13 @@
 #include "daemon/events.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/runtime_state.hpp"
+#include "daemon/scan_detection.hpp"
 #include "daemon/set_batcher.hpp"
 #include "daemon/spa_intake.hpp"
 #include "daemon/state_file.hpp"
 #include "daemon/state_writer.hpp"
 #include "intake/nflog_reader.hpp"
+#include "kernel/netlink_element_counters.hpp"
 #include "kernel/confirm.hpp"
 #include "kernel/netlink_counters.hpp"
 #include "kernel/netlink_set_writer.hpp"
@@ -71,6 +76,7 @@ private:
     std::vector<std::string> grant_services() const;
     Result<void> open_nflog(const policy::Policy& policy);
     Result<void> open_spa_nflog();
+    void configure_detection(const policy::Policy& policy);
     void schedule_flush();
     void flush_now();
     void reconcile();
@@ -88,6 +94,7 @@ private:
     std::unique_ptr<kernel::Nftables> nft_;
     std::unique_ptr<kernel::SetElementWriter> writer_;
     std::unique_ptr<kernel::CounterReader> counters_;
+    kernel::NetlinkElementCounterReader* element_counters_ = nullptr;  // owned by counters_
     std::unique_ptr<SetBatcher> batcher_;
     std::unique_ptr<RuntimeState> runtime_;
     std::unique_ptr<ControlServer> control_;
@@ -98,6 +105,9 @@ private:
     bool state_write_failed_ = false;
     std::unique_ptr<intake::NflogReader> spa_nflog_;  // the [spa] log_group, unbatched
     DropSummary drops_;
+    std::unique_ptr<ScanDetection> scan_;
+    std::unique_ptr<ConntrackEvents> conntrack_;
+    std::mt19937_64 jitter_random_{std::random_device{}()};
     std::optional<Loaded> current_;
     std::uint64_t generation_ = 0;
     std::int64_t started_at_ = unix_now();
@@ -110,6 +120,19 @@ private:
     std::uint64_t counter_read_errors_ = 0;
     std::uint64_t reconcile_errors_ = 0;
 };
+
+// A reload over a pending `apply --confirm` would be undone by that confirm's rollback (it restores
+// the table from before the apply), so it is refused the way `portcullis apply` refuses it.
+Result<void> refuse_while_confirm_pending() {
+    kernel::ConfirmStore store(kernel::ConfirmStore::default_directory());
+    auto pending = store.pending();
+    if (!pending || !*pending) return {};
+    std::int64_t now_ms = unix_now() * 1000;
+    std::int64_t left = std::max<std::int64_t>(0, ((*pending)->deadline_unix_ms - now_ms + 999) / 1000);
+    return fail(fmt::format("an `apply --confirm` is waiting for confirmation (rollback in {} s); run "
+                            "`portcullis confirm` to keep it, or wait for the rollback, then reload",
+                            left));
+}
 
 Result<Daemon::Loaded> Daemon::load_policy() {
     policy::LoadResult result = policy::load_file(options_.policy_path);
@@ -158,6 +181,8 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
         if (std::find(runtime_sets.begin(), runtime_sets.end(), compile::grant_set_v4(service.name)) !=
             runtime_sets.end())
             config.guarded_services.insert(service.name);
+    config.split_ban_sets =
+        std::find(runtime_sets.begin(), runtime_sets.end(), kBanPrefixSetV4) != runtime_sets.end();
     config.default_grant_seconds = loaded.policy.runtime.default_grant_seconds;
     config.default_ban_seconds = loaded.policy.runtime.default_ban_seconds;
     return config;
@@ -177,6 +202,7 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     if (!reader) return tl::unexpected(reader.error());
     nflog_ = std::move(*reader);
     nflog_->dispatcher().add_observer(&drops_);
+    nflog_->dispatcher().add_observer(scan_.get());
     return loop_->add(nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
         nflog_->on_readable();
         schedule_flush();  // observers (knock, detection) queue set changes; coalesce them
@@ -221,6 +247,33 @@ Result<void> Daemon::open_spa_nflog() {
 void Daemon::flush_now() {
     auto report = batcher_->flush();
     if (!report.transport_error.empty()) events_.emit(event::kKernelError, {{"error", report.transport_error}});
+}
+
+// Scan detection follows the policy: its settings, and the conntrack NEW subscription that feeds
+// it successes, come and go with [detect] across reloads.
+void Daemon::configure_detection(const policy::Policy& policy) {
+    scan_->configure(scan_detection_config(policy));
+    if (scan_->enabled() && !conntrack_) {
+        auto opened = ConntrackEvents::open([this](const NewConnection& connection) {
+            scan_->on_new_connection(connection.source, connection.protocol, connection.port);
+        });
+        if (!opened) {
+            events_.emit(event::kConfigError, {{"error", "scan detection without successes: " + opened.error().message}});
+            return;
+        }
+        conntrack_ = std::move(*opened);
+        auto added = loop_->add(conntrack_->fd(), EPOLLIN, [this](std::uint32_t) {
+            conntrack_->on_readable();
+            schedule_flush();
+        });
+        if (!added) {
+            events_.emit(event::kConfigError, {{"error", "conntrack events: " + added.error().message}});
+            conntrack_.reset();
+        }
+    } else if (!scan_->enabled() && conntrack_) {
+        loop_->remove(conntrack_->fd());
+        conntrack_.reset();
+    }
 }
 
 void Daemon::schedule_flush() {
@@ -289,6 +342,14 @@ Result<void> Daemon::reload(const char* trigger) {
         fmt::print(stderr, "reload failed, keeping the running policy:\n{}\n", loaded.error().message);
         return fail(loaded.error().message);
     }
+    if (auto refused = refuse_while_confirm_pending(); !refused) {
+        last_reload_error_ = refused.error().message;
+        events_.emit(event::kReloadFailed, {{"trigger", trigger}, {"policy", options_.policy_path},
+                                            {"error", refused.error().message},
+                                            {"kept_generation", generation_}});
+        fmt::print(stderr, "reload refused, keeping the running policy: {}\n", refused.error().message);
+        return refused;
+    }
     // Pending set changes go first: they target the sets of the table being replaced.
     batcher_->flush();
     auto applied = apply(*loaded);
@@ -308,6 +369,7 @@ Result<void> Daemon::reload(const char* trigger) {
     configure_spa();
     if (auto opened = open_nflog(current_->policy); !opened)
         events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
+    configure_detection(current_->policy);
     events_.emit(event::kReloaded, {{"trigger", trigger},
                                     {"policy", options_.policy_path},
                                     {"generation", generation_},
@@ -352,6 +414,14 @@ nlohmann::json Daemon::status() const {
                       {"replay_entries", spa_->replay_entries()},
                       {"nflog_packets", spa_nflog_ ? spa_nflog_->dispatcher().counters().packets : 0},
                       {"nflog_overruns", spa_nflog_ ? spa_nflog_->dispatcher().counters().overruns : 0}};
+    const auto trw = scan_->trw_stats();
+    out["detect"] = {{"enabled", scan_->enabled()},
+                     {"tracked_sources", trw.tracked},
+                     {"evicted_sources", trw.evictions},
+                     {"detections", trw.detections},
+                     {"bans_placed", scan_->counters().bans_placed},
+                     {"successes", scan_->counters().successes},
+                     {"failures", scan_->counters().failures}};
     out["control"] = {{"clients", control_ ? control_->clients() : 0},
                       {"requests", control_ ? control_->requests() : 0}};
     return out;
@@ -382,7 +452,12 @@ std::string Daemon::handle(std::string_view line) {
             } else if constexpr (std::is_same_v<T, request::GrantsList>) {
                 return ok_reply({{"grants", runtime_->grants_json()}});
             } else if constexpr (std::is_same_v<T, request::BansList>) {
-                return ok_reply({{"bans", runtime_->bans_json()}});
+                // Bans without a history live only in the kernel: ask it (on demand, not mirrored).
+                std::vector<kernel::ListedElement> kernel_bans;
+                for (const auto& set : runtime_->ban_sets())
+                    if (auto listed = writer_->list(set.name, set.interval))
+                        kernel_bans.insert(kernel_bans.end(), listed->begin(), listed->end());
+                return ok_reply({{"bans", runtime_->bans_json(&kernel_bans)}});
             } else if constexpr (std::is_same_v<T, request::GrantAdd>) {
                 auto error = run_change([&](RuntimeState::Done done) {
                     return runtime_->add_grant(request.source, request.service, request.seconds, done);
@@ -447,6 +522,8 @@ std::string Daemon::metrics() {
     text.family("portcullis_start_time_seconds", "gauge", "Unix time the daemon started");
     text.sample("portcullis_start_time_seconds", static_cast<double>(started_at_));
 
+    // Unguarded services count in the elements of the counted sets (compile.hpp manifest).
+    if (element_counters_ && current_) element_counters_->set_sets(current_->compiled.manifest.counted_sets);
     auto counters = counters_ ? counters_->read() : fail("no counter reader");
     if (counters) {
         std::map<std::string, std::pair<std::string, std::string>> service_counters;
@@ -483,6 +560,15 @@ std::string Daemon::metrics() {
     text.sample("portcullis_bans", static_cast<double>(runtime_->active_bans()));
     text.family("portcullis_ban_records", "gauge", "Ban records kept (active and history for escalation)");
     text.sample("portcullis_ban_records", static_cast<double>(runtime_->ban_records()));
+
+    text.family("portcullis_bans_by_reason", "gauge", "Active bans by the reason they were placed for");
+    for (const auto& [reason, count] : runtime_->active_bans_by_reason())
+        text.sample("portcullis_bans_by_reason", {{"reason", reason}}, static_cast<double>(count));
+    scan_->write_metrics(text);
+    text.family("portcullis_detect_conntrack_events_total", "counter", "Conntrack NEW events read (detection successes)");
+    text.sample("portcullis_detect_conntrack_events_total", static_cast<double>(conntrack_ ? conntrack_->events() : 0));
+    text.family("portcullis_detect_conntrack_overruns_total", "counter", "Conntrack event socket overruns (ENOBUFS)");
+    text.sample("portcullis_detect_conntrack_overruns_total", static_cast<double>(conntrack_ ? conntrack_->overruns() : 0));
 
     text.family("portcullis_events_total", "counter", "Events emitted, by type");
     for (const auto& [type, count] : events_.counts())
@@ -594,12 +680,18 @@ int Daemon::run() {
     }
     writer_ = std::move(*writer);
     if (auto reader = kernel::NetlinkCounterReader::open(compile::kTableFamily, compile::kTableName)) {
-        counters_ = std::move(*reader);
+        auto elements = kernel::NetlinkElementCounterReader::open(compile::kTableFamily, compile::kTableName);
+        element_counters_ = elements ? elements->get() : nullptr;
+        counters_ = std::make_unique<kernel::CombinedCounterReader>(
+            std::move(*reader), elements ? std::move(*elements) : nullptr);
     }
     batcher_ = std::make_unique<SetBatcher>(*writer_);
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
     state_writer_ = std::make_unique<StateWriter>(options_.state_file);
     runtime_->configure(runtime_config(*loaded));
+    scan_ = std::make_unique<ScanDetection>(*runtime_, events_, unix_now, [this] {
+        return std::uniform_real_distribution<double>(0.0, 1.0)(jitter_random_);
+    });
     current_ = std::move(*loaded);
     configure_spa();
 
@@ -618,23 +710,24 @@ int Daemon::run() {
             events_.emit(event::kStateError, {{"file", options_.state_file},
                                               {"error", "spa_replay: " + replay.error().message}});
     }
+    // The ban sets are not listed: a netlink dump restarts the kernel's set walk for every reply,
+    // so listing 1M bans takes minutes. Saved running bans are simply re-added (an identical
+    // element is a no-op); bans only the kernel knows stay there and `bans list` shows them.
     RuntimeState::KernelView view;
-    for (const char* set : {compile::kBanSetV4, compile::kBanSetV6}) {
-        auto listed = writer_->list(set, true);
-        if (listed) view.bans.insert(view.bans.end(), listed->begin(), listed->end());
-        else fmt::print(stderr, "warning: {}\n", listed.error().message);
-    }
     for (const auto& service : grant_services()) {
         for (const auto& set : {compile::grant_set_v4(service), compile::grant_set_v6(service)}) {
             auto listed = writer_->list(set, false);
             if (listed) view.grants[service].insert(view.grants[service].end(), listed->begin(), listed->end());
         }
     }
-    std::size_t kernel_bans = view.bans.size();
     std::size_t kernel_grants = 0;
     for (const auto& [service, elements] : view.grants) kernel_grants += elements.size();
     std::size_t readded = runtime_->restore(state.state, view);
     auto restored = batcher_->flush();
+    // The listing and the parsed file were needed once: give their memory back (1M bans: ~100 MB).
+    view = {};
+    state.state = {};
+    ::malloc_trim(0);
     save_state(true);
 
     auto loop = EventLoop::create();
@@ -683,6 +776,7 @@ int Daemon::run() {
         events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
         fmt::print(stderr, "warning: NFLOG intake disabled: {}\n", opened.error().message);
     }
+    configure_detection(current_->policy);
 
     auto flush_timer = loop_->once([this] { flush_now(); });
     auto reconcile_timer = loop_->every(options_.reconcile_period, [this] {
@@ -708,7 +802,6 @@ int Daemon::run() {
                                    {"control", options_.control_path},
                                    {"metrics", options_.metrics_address},
                                    {"state_file", options_.state_file},
-                                   {"kernel_bans", kernel_bans},
                                    {"kernel_grants", kernel_grants},
                                    {"restored_bans", readded - restored.failures.size()},
                                    {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}},

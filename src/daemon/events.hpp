@@ -24,6 +24,7 @@ inline constexpr const char* kGrantExpired = "grant_expired";
 inline constexpr const char* kGrantRevoked = "grant_revoked";
 inline constexpr const char* kBanAdded = "ban_added";
 inline constexpr const char* kBanRemoved = "ban_removed";
+inline constexpr const char* kScanDetected = "scan_detected";
 inline constexpr const char* kConfigError = "config_error";
 inline constexpr const char* kStateError = "state_error";
 inline constexpr const char* kNflogOverrun = "nflog_overrun";

@@ -2,8 +2,10 @@
 // The daemon's view of runtime state: grants (source → guarded service) and bans (prefix, with
 // escalation history). The kernel sets are the truth for what is enforced and they expire
 // elements themselves; this keeps just what the kernel cannot: who was granted when (to report
-// expiry), and each ban's history (offence count, last duration) for escalation and the state
-// file. Every change goes to the kernel through the SetBatcher; events are emitted only once the
+// expiry), and the history (offence count, last duration) of the bans this daemon made, for
+// escalation and the state file. Bans found in the kernel without a history are not mirrored
+// (a million of them would cost the daemon ~100 MB for nothing it needs): only their expiry times
+// are kept, to count them; `bans list` asks the kernel for them. Every change goes to the kernel through the SetBatcher; events are emitted only once the
 // kernel has accepted the change.
 #include <chrono>
 #include <cstdint>
@@ -33,8 +35,15 @@ struct PrefixHash {
 // History is forgotten this long after a ban ended (detectors escalate only on recent repeats).
 inline constexpr std::int64_t kBanHistorySeconds = 30LL * 24 * 3600;
 
+// Split ban layout (proposed to the compiler; docs/benchmarks.md, issue 3): single addresses in
+// hash sets ban4/ban6 (`flags timeout`, ~4x faster to fill than an interval set), prefixes in
+// interval sets banp4/banp6 (`flags interval,timeout`). Used when the compiled table has them.
+inline constexpr const char* kBanPrefixSetV4 = "banp4";
+inline constexpr const char* kBanPrefixSetV6 = "banp6";
+
 struct RuntimeConfig {
     std::set<std::string> guarded_services;  // services with grant4_/grant6_ sets
+    bool split_ban_sets = false;             // the table has banp4/banp6 (see above)
     std::uint32_t default_grant_seconds = 3600;
     std::uint32_t default_ban_seconds = 3600;
 };
@@ -60,7 +69,8 @@ public:
 
     // Start-up: take in what the kernel already holds and what the state file remembers.
     // Kernel elements win (they are what is enforced); state bans the kernel lacks are re-added
-    // with the time they have left. Returns how many bans were re-added.
+    // with the time they have left; kernel bans without a saved history are counted, not kept.
+    // Returns how many bans were re-added.
     struct KernelView {
         std::vector<kernel::ListedElement> bans;  // ban4 + ban6
         std::map<std::string, std::vector<kernel::ListedElement>> grants;  // by service
@@ -76,13 +86,32 @@ public:
     bool state_dirty() const { return dirty_; }
     void mark_saved() { dirty_ = false; }
 
+    // Escalation input for detectors: how often `prefix` was banned (history kept for
+    // kBanHistorySeconds after a ban ends, and in the state file); 0 when never.
+    std::uint32_t ban_offences(const Prefix& prefix) const;
+    // When the live ban of exactly `prefix` was placed; nullopt when it is not banned now.
+    std::optional<std::int64_t> live_ban_since(const Prefix& prefix) const;
+    // Active bans counted by the reason they were placed for ("manual", "scan", ...).
+    std::map<std::string, std::size_t> active_bans_by_reason() const;
+
     std::size_t active_grants() const { return grants_.size(); }
+    // Bans with a history that are live, plus kernel bans without one that have not run out.
     std::size_t active_bans() const;
     std::size_t ban_records() const { return bans_.size(); }
+    std::size_t adopted_bans() const;  // in the kernel at start, no history, still running
     nlohmann::json grants_json() const;
-    nlohmann::json bans_json() const;
+    // Live bans with their history; with `kernel` (ban4 + ban6 as listed now), kernel elements
+    // without a history are listed too (reason "adopted").
+    nlohmann::json bans_json(const std::vector<kernel::ListedElement>* kernel = nullptr) const;
 
-    static std::string set_for_ban(const Prefix& prefix);
+    // Where a ban goes: ban4/ban6 (interval) — or, with split_ban_sets, hosts to the hash sets
+    // ban4/ban6 and prefixes to the interval sets banp4/banp6.
+    struct BanSet {
+        std::string name;
+        bool interval = true;
+    };
+    BanSet set_for_ban(const Prefix& prefix) const;
+    std::vector<BanSet> ban_sets() const;  // every ban set of the current layout
     static std::string set_for_grant(const Address& source, const std::string& service);
 
 private:
@@ -108,6 +137,7 @@ private:
     std::map<std::pair<std::string, Address>, GrantEntry> grants_;
     std::unordered_map<Prefix, BanEntry, PrefixHash> bans_;
     std::vector<std::string> reasons_;
+    std::vector<std::int64_t> adopted_expiry_;  // sorted; kernel bans without a history
     bool dirty_ = false;
     std::int64_t next_expiry_check_ = 0;
 };

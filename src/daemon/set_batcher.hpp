@@ -1,12 +1,16 @@
 #pragma once
 // Coalesces set-element changes for a few milliseconds and writes them in as few netlink
-// batches as the message size limits allow. Each change can carry a completion that learns
+// batches as the message size limits allow. A change repeating the latest queued change of the
+// same element (same set, prefix and operation: a detector firing twice on one source) is merged
+// into it — the later timeout wins and both completions fire — so the kernel sees each element
+// once per flush; "remove X, add X" stays two changes in that order. Each change can carry a completion that learns
 // whether the kernel took it, so callers report per-change results (a control request waits
 // for its own flush; detectors just fire and forget).
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernel/netlink_set_writer.hpp"
@@ -31,9 +35,13 @@ public:
     explicit SetBatcher(kernel::SetElementWriter& writer);
 
     void enqueue(kernel::ElementChange change, Completion completion = {});
+    // For bulk callers (a restore) that know no other queued change touches this element:
+    // skips the merge index, which costs more than the netlink encoding of a change.
+    void enqueue_distinct(kernel::ElementChange change, Completion completion = {});
     // Writes everything queued; returns the report of that write (empty when nothing queued).
     kernel::WriteReport flush();
     std::size_t pending() const { return queue_.size(); }
+    std::uint64_t merged() const { return merged_; }  // changes folded into a queued one
 
     std::uint64_t elements_written() const { return elements_written_; }
     std::uint64_t element_failures() const { return element_failures_; }
@@ -44,9 +52,19 @@ public:
     const Histogram& flush_seconds() const { return flush_seconds_; }
 
 private:
+    struct ElementKey {
+        std::string set;
+        Prefix prefix;
+        bool operator==(const ElementKey&) const = default;
+    };
+    struct ElementKeyHash {
+        std::size_t operator()(const ElementKey& key) const noexcept;
+    };
     kernel::SetElementWriter& writer_;
     std::vector<kernel::ElementChange> queue_;
     std::vector<Completion> completions_;
+    std::unordered_map<ElementKey, std::size_t, ElementKeyHash> latest_;  // → index in queue_
+    std::uint64_t merged_ = 0;
     std::uint64_t elements_written_ = 0;
     std::uint64_t element_failures_ = 0;
     std::uint64_t transport_errors_ = 0;

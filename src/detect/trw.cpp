@@ -6,6 +6,9 @@
 
 namespace portcullis::detect {
 
+namespace {
+constexpr std::uint32_t kFailureBit = 0x80000000u;
+}  // namespace
 
 std::size_t TrwDetector::bytes_per_source() {
     // The slot plus its share of the index (kept at most half full: two 4-byte entries a source).
@@ -177,12 +180,12 @@ std::optional<Detection> TrwDetector::observe(const Contact& contact) {
 
     const std::uint32_t key = ((std::uint32_t{contact.protocol} << 16) | contact.port) + 1;
     for (std::uint32_t seen : s.contacts) {
-        if (seen == key) {
+        if ((seen & ~kFailureBit) == key) {
             ++stats_.repeated_contacts;
             return std::nullopt;  // not a first contact: retransmissions are not new trials
         }
     }
-    s.contacts[s.remembered_next] = key;
+    s.contacts[s.remembered_next] = key | (contact.outcome == Outcome::failure ? kFailureBit : 0u);
     s.remembered_next = static_cast<std::uint16_t>((s.remembered_next + 1) % kRememberedPorts);
     auto& kind_count = s.kind_counts[static_cast<std::size_t>(contact.kind)];
     if (kind_count < 255) ++kind_count;
@@ -211,7 +214,14 @@ std::optional<Detection> TrwDetector::observe(const Contact& contact) {
     std::size_t dominant = 0;
     for (std::size_t i = 1; i < s.kind_counts.size(); ++i)
         if (s.kind_counts[i] > s.kind_counts[dominant]) dominant = i;
-    Detection detection{contact.source, reason, s.failures, static_cast<ProbeKind>(dominant)};
+    Detection detection{contact.source, reason, s.failures, static_cast<ProbeKind>(dominant), {}};
+    for (std::size_t i = 0; i < kRememberedPorts; ++i) {
+        const std::uint32_t seen = s.contacts[(s.remembered_next + i) % kRememberedPorts];
+        if ((seen & kFailureBit) == 0) continue;
+        const std::uint32_t value = (seen & ~kFailureBit) - 1;
+        detection.failed_ports.push_back(
+            {static_cast<std::uint8_t>(value >> 16), static_cast<std::uint16_t>(value & 0xffff)});
+    }
     ++stats_.detections;
     erase(slot);
     return detection;

@@ -49,11 +49,20 @@ struct Contact {
 
 enum class Verdict : std::uint8_t { pending, scanner, benign };
 
+// A (protocol, port) first contact as remembered by the detector.
+struct ContactKey {
+    std::uint8_t protocol = 0;
+    std::uint16_t port = 0;
+    bool operator==(const ContactKey&) const = default;
+};
+
 struct Detection {
     Address source;
     const char* reason;          // "trw" or "distinct-ports"
     std::uint16_t failed_probes;  // distinct failed first contacts counted for this source
     ProbeKind dominant_kind;      // the most frequent probe kind seen from this source
+    // The most recent distinct failed first contacts, oldest first (at most kRememberedPorts).
+    std::vector<ContactKey> failed_ports;
 };
 
 struct TrwStats {
@@ -96,7 +105,8 @@ private:
         std::uint32_t prev = kNoSlot;
         std::uint32_t next = kNoSlot;
         std::uint32_t last_seen = 0;
-        std::array<std::uint32_t, kRememberedPorts> contacts{};  // (protocol << 16 | port) + 1; 0 = empty
+        // (protocol << 16 | port) + 1, bit 31 set for a failure; 0 = empty.
+        std::array<std::uint32_t, kRememberedPorts> contacts{};
         std::array<std::uint8_t, 8> kind_counts{};
     };
 

@@ -6,12 +6,28 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
 
 #include "diagnose/names.hpp"
 
 namespace portcullis::diagnose::detail {
 
 namespace {
+
+// A call that ends this soon after ICCN without PPP data never worked (xl2tpd gives pppd seconds).
+constexpr double kL2tpNoPppSeconds = 10.0;
+
+bool icontains(const std::string& text, std::string_view word) {
+    auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
+    return std::search(text.begin(), text.end(), word.begin(), word.end(),
+                       [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
+}
+
+std::string duration_text(double seconds) {
+    if (seconds < 0) seconds = 0;
+    if (seconds < 1) return std::to_string(static_cast<long>(seconds * 1000 + 0.5)) + " ms";
+    return std::to_string(static_cast<long>(seconds + 0.5)) + " s";
+}
 
 std::string frames_text(const std::vector<std::uint64_t>& frames) {
     std::string text;
@@ -640,6 +656,10 @@ Session diagnose_l2tp(const L2tpTunnel& tunnel) {
                      "addresses.";
         } else if (result == 5) {
             advice = "Protocol version mismatch: use L2TPv2 on both sides.";
+        } else if (!normal && icontains(tunnel.stop_message, "challenge")) {
+            advice = "The tunnel authentication (challenge) failed: the tunnel secrets differ "
+                     "between the LAC and the LNS, or only one side enables challenge. Set the "
+                     "same secret on both sides (xl2tpd: the auth file / l2tp-secrets).";
         } else if (!normal) {
             advice = "Read the result and error code above; the closing side's log has details.";
         }
@@ -648,6 +668,7 @@ Session diagnose_l2tp(const L2tpTunnel& tunnel) {
                                                 {tunnel.stopccn_frame}, advice));
     }
     bool any_call_connected = false;
+    bool call_without_ppp = false;
     for (const L2tpCall& call : tunnel.calls) {
         std::string label = std::string(call.outgoing ? "outgoing" : "incoming") + " call (session " +
                             std::to_string(call.requester_session_id) + "/" +
@@ -656,6 +677,23 @@ Session diagnose_l2tp(const L2tpTunnel& tunnel) {
         if (call.cdn_frame != 0) {
             std::uint16_t result = call.cdn_result.value_or(0);
             bool normal = call.connected_frame != 0 && (result == 1 || result == 3);
+            // A "normal" disconnect right after ICCN with no PPP frame in the tunnel means the
+            // session never carried anything: PPP did not come up on one side.
+            bool no_ppp = normal && call.data_packets_at_cdn == call.data_packets_when_connected &&
+                          call.cdn_time - call.connected_time < kL2tpNoPppSeconds;
+            if (no_ppp) {
+                call_without_ppp = true;
+                session.findings.push_back(make_finding(
+                    "l2tp-call-no-ppp", Severity::failure,
+                    label + " connected (frame " + std::to_string(call.connected_frame) +
+                        ") and was disconnected " + duration_text(call.cdn_time - call.connected_time) +
+                        " later (CDN, frame " + std::to_string(call.cdn_frame) +
+                        ") without a single PPP data packet in the tunnel",
+                    {call.request_frame, call.connected_frame, call.cdn_frame},
+                    "PPP never ran in the session: on the side that sent the CDN, pppd likely failed to "
+                    "start or gave up at once (missing PPP support, bad pppd options, PPP "
+                    "authentication refused) — its xl2tpd/pppd log says which."));
+            }
             std::string summary = label + " disconnected with CDN: " + l2tp_cdn_result(result);
             if (call.cdn_error && *call.cdn_error != 0) summary += "; error: " + l2tp_error_code(*call.cdn_error);
             if (!call.cdn_message.empty()) summary += "; message: \"" + call.cdn_message + "\"";
@@ -680,7 +718,8 @@ Session diagnose_l2tp(const L2tpTunnel& tunnel) {
         if (tunnel.responder_packets > 0) established = true;
     }
     (void)any_call_connected;
-    conclude(session, established, "tunnel established (SCCRQ/SCCRP/SCCCN)",
+    // The tunnel came up, but a session that never carried PPP is not a working VPN.
+    conclude(session, established && !call_without_ppp, "tunnel established (SCCRQ/SCCRP/SCCCN)",
              tunnel.sccrp_frame != 0 ? "the tunnel setup did not complete in the capture"
                                      : "only part of the tunnel setup is in the capture");
     return session;

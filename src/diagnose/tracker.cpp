@@ -30,6 +30,7 @@ struct Tracker::State {
 
     std::vector<IkeSa> ike;
     std::map<std::pair<std::uint8_t, std::uint64_t>, std::size_t> ike_index;  // (version, SPIi)
+    std::size_t last_ike = SIZE_MAX;  // consecutive messages of one SA skip the index lookup
     std::vector<EspFlow> esp;
     std::map<std::tuple<Address, Address, std::uint32_t>, std::size_t> esp_index;
     std::size_t last_esp = SIZE_MAX;
@@ -96,9 +97,13 @@ void Tracker::State::observe_ike(const PacketFacts& packet) {
     const IkeFacts& m = packet.ike;
     if (m.major_version != 1 && m.major_version != 2) return;
     auto key = std::make_pair(m.major_version, m.spi_initiator);
-    auto found = ike_index.find(key);
     std::size_t index = 0;
-    if (found == ike_index.end()) {
+    if (last_ike != SIZE_MAX && ike[last_ike].version == m.major_version &&
+        ike[last_ike].spi_initiator == m.spi_initiator) {
+        index = last_ike;
+    } else if (auto found = ike_index.find(key); found != ike_index.end()) {
+        index = found->second;
+    } else {
         if (!admit()) return;
         index = ike.size();
         ike.emplace_back();
@@ -114,9 +119,8 @@ void Tracker::State::observe_ike(const PacketFacts& packet) {
         sa.first_frame = packet.frame;
         sa.first_initiator = sa.initiator;
         sa.first_responder = sa.responder;
-    } else {
-        index = found->second;
     }
+    last_ike = index;
     IkeSa& sa = ike[index];
     sa.last_frame = packet.frame;
     ++sa.packets;
@@ -269,6 +273,7 @@ void Tracker::State::observe_l2tp(const PacketFacts& packet) {
         if (found != l2tp_index.end()) {
             L2tpTunnel& tunnel = l2tp[found->second];
             ++tunnel.packets;
+            ++tunnel.data_packets;
             tunnel.last_frame = packet.frame;
         }
         return;
@@ -376,7 +381,11 @@ void Tracker::State::observe_l2tp(const PacketFacts& packet) {
         case L2tpMessage::iccn:
         case L2tpMessage::occn:
             if (L2tpCall* call = find_call(m.session_id)) {
-                if (call->connected_frame == 0) call->connected_frame = packet.frame;
+                if (call->connected_frame == 0) {
+                    call->connected_frame = packet.frame;
+                    call->connected_time = packet.time;
+                    call->data_packets_when_connected = tunnel.data_packets;
+                }
             }
             break;
         case L2tpMessage::cdn: {
@@ -384,6 +393,8 @@ void Tracker::State::observe_l2tp(const PacketFacts& packet) {
             if (call == nullptr && m.assigned_session_id) call = find_call(*m.assigned_session_id);
             if (call != nullptr && call->cdn_frame == 0) {
                 call->cdn_frame = packet.frame;
+                call->cdn_time = packet.time;
+                call->data_packets_at_cdn = tunnel.data_packets;
                 call->cdn_result = m.result_code;
                 call->cdn_error = m.error_code;
                 call->cdn_message = m.error_message;

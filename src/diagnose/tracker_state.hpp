@@ -106,6 +106,9 @@ struct L2tpCall {
     std::uint64_t reply_frame = 0;
     std::uint64_t connected_frame = 0;
     std::uint64_t cdn_frame = 0;
+    double connected_time = 0, cdn_time = 0;
+    std::uint64_t data_packets_when_connected = 0;  // the tunnel's data count at ICCN
+    std::uint64_t data_packets_at_cdn = 0;
     std::optional<std::uint16_t> cdn_result, cdn_error;
     std::string cdn_message;
 };
@@ -125,6 +128,7 @@ struct L2tpTunnel {
     std::string stop_message;
     bool started_before_capture = false;
     std::uint64_t responder_packets = 0;
+    std::uint64_t data_packets = 0;  // L2TP data messages (PPP frames) in the tunnel
     std::vector<L2tpCall> calls;  // capped
 };
 

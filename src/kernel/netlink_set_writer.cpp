@@ -1,5 +1,7 @@
 #include "kernel/netlink_set_writer.hpp"
 
+#include <arpa/inet.h>
+#include <endian.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/set.h>
@@ -149,6 +151,69 @@ std::vector<PlannedBatch> plan_batches(std::span<const ElementChange> changes,
     return batches;
 }
 
+// ---- wire encoding -----------------------------------------------------------------------------
+
+namespace {
+
+// nft marks an interval without an end element so `nft list` prints it as a prefix.
+constexpr unsigned char kOpenIntervalUserdata[6] = {1, 4, 1, 0, 0, 0};
+
+void put_element(nlmsghdr* header, const std::uint8_t* key, std::size_t length, std::uint32_t flags,
+                 std::uint64_t timeout_ms, bool open_ended) {
+    nlattr* element = mnl_attr_nest_start(header, NFTA_LIST_ELEM);
+    nlattr* key_nest = mnl_attr_nest_start(header, NFTA_SET_ELEM_KEY);
+    mnl_attr_put(header, NFTA_DATA_VALUE, length, key);
+    mnl_attr_nest_end(header, key_nest);
+    if (flags) mnl_attr_put_u32(header, NFTA_SET_ELEM_FLAGS, htonl(flags));
+    if (timeout_ms) mnl_attr_put_u64(header, NFTA_SET_ELEM_TIMEOUT, htobe64(timeout_ms));
+    if (open_ended) mnl_attr_put(header, NFTA_SET_ELEM_USERDATA, sizeof kOpenIntervalUserdata, kOpenIntervalUserdata);
+    mnl_attr_nest_end(header, element);
+}
+
+void put_change(nlmsghdr* header, const ElementChange& change) {
+    std::size_t length = key_bytes(change.prefix);
+    // The kernel refuses a timeout on an interval's end element (EINVAL) and on a removal.
+    std::uint64_t timeout = change.op == ElementOp::add && change.timeout.count() > 0
+                                ? static_cast<std::uint64_t>(change.timeout.count()) : 0;
+    if (!change.interval) {
+        put_element(header, change.prefix.address.bytes.data(), length, 0, timeout, false);
+        return;
+    }
+    IntervalKeys keys = interval_keys(change.prefix);
+    put_element(header, keys.start.data(), length, 0, timeout, !keys.has_end);
+    if (keys.has_end) put_element(header, keys.end.data(), length, NFT_SET_ELEM_INTERVAL_END, 0, false);
+}
+
+}  // namespace
+
+void encode_batch(std::span<const ElementChange> changes, const PlannedBatch& batch,
+                  std::uint8_t family, const std::string& table, std::uint32_t first_seq,
+                  std::vector<char>& out) {
+    // Upper bound: the plan's nest sizes are over-estimates; names and headers are added here.
+    std::size_t needed = 2 * NLMSG_ALIGN(NLMSG_HDRLEN + sizeof(nfgenmsg));
+    for (const auto& message : batch)
+        needed += message.bytes + NLMSG_HDRLEN + 64 + align4(table.size() + 1) + align4(message.set.size() + 1);
+    out.resize(needed);
+    std::size_t used = 0;
+    auto at = [&] { return out.data() + used; };
+    used += nftnl_batch_begin(at(), first_seq)->nlmsg_len;
+    for (std::size_t m = 0; m < batch.size(); ++m) {
+        const PlannedMessage& message = batch[m];
+        std::uint16_t type = message.op == ElementOp::add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
+        std::uint16_t flags = message.op == ElementOp::add ? NLM_F_CREATE : 0;
+        nlmsghdr* header = nftnl_nlmsg_build_hdr(at(), type, family, flags,
+                                                 first_seq + 1 + static_cast<std::uint32_t>(m));
+        mnl_attr_put_strz(header, NFTA_SET_ELEM_LIST_TABLE, table.c_str());
+        mnl_attr_put_strz(header, NFTA_SET_ELEM_LIST_SET, message.set.c_str());
+        nlattr* elements = mnl_attr_nest_start(header, NFTA_SET_ELEM_LIST_ELEMENTS);
+        for (std::size_t index : message.changes) put_change(header, changes[index]);
+        mnl_attr_nest_end(header, elements);
+        used += NLMSG_ALIGN(header->nlmsg_len);
+    }
+    used += nftnl_batch_end(at(), first_seq + 1 + static_cast<std::uint32_t>(batch.size()))->nlmsg_len;
+    out.resize(used);
+}
+
 // ---- NetlinkSetWriter --------------------------------------------------------------------------
 
 struct NetlinkSetWriter::Impl {
@@ -156,82 +221,33 @@ struct NetlinkSetWriter::Impl {
     std::string family_name;
     std::uint8_t family = NFPROTO_INET;
     std::string table;
-    std::vector<char> buffer;
-
-    void add_elements(nftnl_set* set, const ElementChange& change) {
-        std::size_t length = key_bytes(change.prefix);
-        auto make = [&](const std::uint8_t* key, std::uint32_t flags, bool open_ended) {
-            nftnl_set_elem* element = nftnl_set_elem_alloc();
-            nftnl_set_elem_set(element, NFTNL_SET_ELEM_KEY, key, static_cast<std::uint32_t>(length));
-            if (flags) nftnl_set_elem_set_u32(element, NFTNL_SET_ELEM_FLAGS, flags);
-            // The kernel refuses a timeout on an interval's end element (EINVAL).
-            bool is_end = flags & NFT_SET_ELEM_INTERVAL_END;
-            if (change.op == ElementOp::add && change.timeout.count() > 0 && !is_end)
-                nftnl_set_elem_set_u64(element, NFTNL_SET_ELEM_TIMEOUT,
-                                       static_cast<std::uint64_t>(change.timeout.count()));
-            if (open_ended) {
-                // nft marks an interval without an end element so `nft list` prints a prefix.
-                const unsigned char udata[8] = {1, 4, 1, 0, 0, 0, 0, 0};
-                nftnl_set_elem_set(element, NFTNL_SET_ELEM_USERDATA, udata, 6);
-            }
-            nftnl_set_elem_add(set, element);
-        };
-        if (!change.interval) {
-            make(change.prefix.address.bytes.data(), 0, false);
-            return;
-        }
-        IntervalKeys keys = interval_keys(change.prefix);
-        make(keys.start.data(), 0, !keys.has_end);
-        if (keys.has_end) make(keys.end.data(), NFT_SET_ELEM_INTERVAL_END, false);
-    }
+    std::vector<char> buffer;  // reused by every batch: no allocation once it has grown
 
     // Sends one batch of messages; returns per-message errno (0 = ok) or a transport error.
-    Result<std::vector<int>> send(std::span<const ElementChange> changes,
-                                  const std::vector<PlannedMessage>& messages) {
-        std::size_t needed = 64 * 1024;
-        for (const auto& message : messages) needed += message.bytes + 1024;
-        if (buffer.size() < needed) buffer.resize(needed);
-        mnl_nlmsg_batch* batch = mnl_nlmsg_batch_start(buffer.data(), buffer.size());
-        std::uint32_t begin_seq = socket->next_seq();
-        nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(batch)), begin_seq);
-        mnl_nlmsg_batch_next(batch);
-        std::uint32_t first_seq = 0;
-        for (std::size_t m = 0; m < messages.size(); ++m) {
-            const PlannedMessage& message = messages[m];
-            std::uint32_t seq = socket->next_seq();
-            if (m == 0) first_seq = seq;
-            nftnl_set* set = nftnl_set_alloc();
-            nftnl_set_set_str(set, NFTNL_SET_TABLE, table.c_str());
-            nftnl_set_set_str(set, NFTNL_SET_NAME, message.set.c_str());
-            for (std::size_t index : message.changes) add_elements(set, changes[index]);
-            std::uint16_t type = message.op == ElementOp::add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
-            std::uint16_t flags = NLM_F_ACK | (message.op == ElementOp::add ? NLM_F_CREATE : 0);
-            nlmsghdr* header = nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(batch)),
-                                                     type, family, flags, seq);
-            nftnl_set_elems_nlmsg_build_payload(header, set);
-            nftnl_set_free(set);
-            mnl_nlmsg_batch_next(batch);
-        }
-        nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(batch)), socket->next_seq());
-        mnl_nlmsg_batch_next(batch);
-        std::span<const char> bytes(static_cast<const char*>(mnl_nlmsg_batch_head(batch)),
-                                    mnl_nlmsg_batch_size(batch));
-        mnl_nlmsg_batch_stop(batch);
-        auto outcome = socket->send_batch(bytes, first_seq, messages.size());
+    Result<std::vector<int>> send(std::span<const ElementChange> changes, const PlannedBatch& batch) {
+        std::uint32_t begin_seq = socket->reserve_seqs(static_cast<std::uint32_t>(batch.size()) + 2);
+        encode_batch(changes, batch, family, table, begin_seq, buffer);
+        auto outcome = socket->send_batch(buffer, begin_seq + 1, batch.size());
         if (!outcome) return tl::unexpected(outcome.error());
-        return outcome->errors;
+        return std::move(outcome->errors);
     }
 
-    // Applies `indices` (a subset of changes), isolating failures by bisection.
-    void apply(std::span<const ElementChange> changes, const std::vector<std::size_t>& indices,
+    // Writes `changes` (all of them when `indices` is null, else those indices), bisecting
+    // rejected messages so one bad change cannot hold back the rest.
+    void apply(std::span<const ElementChange> all, const std::vector<std::size_t>* indices,
                WriteReport& report) {
-        if (indices.empty() || !report.transport_error.empty()) return;
         std::vector<ElementChange> subset;
-        subset.reserve(indices.size());
-        for (std::size_t index : indices) subset.push_back(changes[index]);
-        for (const PlannedBatch& batch : plan_batches(subset)) {
+        std::span<const ElementChange> changes = all;
+        if (indices) {
+            if (indices->empty()) return;
+            subset.reserve(indices->size());
+            for (std::size_t index : *indices) subset.push_back(all[index]);
+            changes = subset;
+        }
+        auto original_index = [&](std::size_t local) { return indices ? (*indices)[local] : local; };
+        for (const PlannedBatch& batch : plan_batches(changes)) {
             if (!report.transport_error.empty()) return;
-            auto errors = send(subset, batch);
+            auto errors = send(changes, batch);
             ++report.batches;
             report.messages += batch.size();
             if (!errors) {
@@ -248,18 +264,21 @@ struct NetlinkSetWriter::Impl {
             std::vector<std::size_t> innocent;
             for (std::size_t m = 0; m < batch.size(); ++m) {
                 std::vector<std::size_t> original;
-                for (std::size_t local : batch[m].changes) original.push_back(indices[local]);
+                original.reserve(batch[m].changes.size());
+                for (std::size_t local : batch[m].changes) original.push_back(original_index(local));
                 if ((*errors)[m] == 0) {
                     innocent.insert(innocent.end(), original.begin(), original.end());
                 } else if (original.size() == 1) {
                     report.failures.push_back({original.front(), std::strerror((*errors)[m])});
                 } else {
                     std::size_t half = original.size() / 2;
-                    apply(changes, {original.begin(), original.begin() + static_cast<long>(half)}, report);
-                    apply(changes, {original.begin() + static_cast<long>(half), original.end()}, report);
+                    std::vector<std::size_t> first(original.begin(), original.begin() + static_cast<long>(half));
+                    std::vector<std::size_t> second(original.begin() + static_cast<long>(half), original.end());
+                    apply(all, &first, report);
+                    apply(all, &second, report);
                 }
             }
-            apply(changes, innocent, report);
+            apply(all, &innocent, report);
         }
     }
 };
@@ -274,7 +293,7 @@ Result<std::unique_ptr<NetlinkSetWriter>> NetlinkSetWriter::open(const std::stri
     if (impl->family == 0xff) return fail("unknown nftables family '" + family + "'");
     impl->family_name = family;
     impl->table = table;
-    auto socket = NetlinkSocket::open(8 * 1024 * 1024);
+    auto socket = NetlinkSocket::open(kSocketBufferBytes);
     if (!socket) return tl::unexpected(socket.error());
     impl->socket = std::move(*socket);
     return std::unique_ptr<NetlinkSetWriter>(new NetlinkSetWriter(std::move(impl)));
@@ -283,9 +302,7 @@ Result<std::unique_ptr<NetlinkSetWriter>> NetlinkSetWriter::open(const std::stri
 WriteReport NetlinkSetWriter::write(std::span<const ElementChange> changes) {
     auto started = std::chrono::steady_clock::now();
     WriteReport report;
-    std::vector<std::size_t> all(changes.size());
-    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
-    impl_->apply(changes, all, report);
+    impl_->apply(changes, nullptr, report);
     std::sort(report.failures.begin(), report.failures.end(),
               [](const ChangeFailure& a, const ChangeFailure& b) { return a.index < b.index; });
     report.latency = std::chrono::duration_cast<std::chrono::microseconds>(

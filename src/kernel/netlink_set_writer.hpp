@@ -5,10 +5,12 @@
 //
 // Changes are grouped into NEWSETELEM / DELSETELEM messages per (set, operation), each message
 // kept under the 64 KiB a netlink attribute nest can describe (nla_len is 16 bits), and messages
-// are sent in NFNL_MSG_BATCH_BEGIN/END transactions. Each message asks for an ACK; when the kernel
-// rejects one (an overlapping interval, a missing element, a full set), the batch is aborted by the
-// kernel, so the writer re-sends the good messages and bisects the bad one until the offending
-// element is isolated and reported, and every other change still lands.
+// are sent in NFNL_MSG_BATCH_BEGIN/END transactions, one sendmsg() per batch. Messages are encoded
+// straight into one reused buffer (libmnl attribute writers, no per-element allocation) and ask
+// for no ACK: the kernel only answers what it rejects. When it rejects one (an overlapping
+// interval, a missing element, a full set), it aborts the whole batch, so the writer re-sends the
+// good messages and bisects the bad one until the offending element is isolated and reported,
+// and every other change still lands.
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -69,7 +71,8 @@ public:
 std::size_t element_wire_bytes(const ElementChange& change);
 
 inline constexpr std::size_t kMaxElementsNestBytes = 60 * 1024;  // under nla_len's 65535
-inline constexpr std::size_t kMaxBatchBytes = 2 * 1024 * 1024;   // one sendmsg()
+inline constexpr std::size_t kMaxBatchBytes = 4 * 1024 * 1024;   // one sendmsg()
+inline constexpr std::size_t kSocketBufferBytes = 16 * 1024 * 1024;  // > kMaxBatchBytes
 
 struct PlannedMessage {
     std::string set;
@@ -84,6 +87,13 @@ using PlannedBatch = std::vector<PlannedMessage>;
 std::vector<PlannedBatch> plan_batches(std::span<const ElementChange> changes,
                                        std::size_t max_nest_bytes = kMaxElementsNestBytes,
                                        std::size_t max_batch_bytes = kMaxBatchBytes);
+
+// The wire bytes of one planned batch, appended to `out` (cleared first): BATCH_BEGIN with seq
+// `first_seq`, message m of `batch` with seq first_seq + 1 + m, BATCH_END with
+// first_seq + 1 + batch.size(). No message sets NLM_F_ACK. `changes` is what `batch` indexes.
+void encode_batch(std::span<const ElementChange> changes, const PlannedBatch& batch,
+                  std::uint8_t family, const std::string& table, std::uint32_t first_seq,
+                  std::vector<char>& out);
 
 // Interval set encoding: [first, last + 1) as a start element and an end-flagged element. The end
 // element is omitted when last is the top of the address space (the interval is open-ended).

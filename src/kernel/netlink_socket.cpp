@@ -56,6 +56,35 @@ NetlinkSocket::~NetlinkSocket() {
     if (socket_) mnl_socket_close(socket_);
 }
 
+void fold_batch_replies(std::span<const char> datagram, std::uint32_t first_seq,
+                        std::vector<int>& errors) {
+    std::size_t at = 0;
+    while (at + sizeof(nlmsghdr) <= datagram.size()) {
+        nlmsghdr header;
+        std::memcpy(&header, datagram.data() + at, sizeof header);
+        if (header.nlmsg_len < sizeof header || header.nlmsg_len > datagram.size() - at) break;
+        std::size_t next = at + NLMSG_ALIGN(header.nlmsg_len);
+        if (header.nlmsg_type == NLMSG_ERROR && header.nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+            nlmsgerr error_message;
+            std::memcpy(&error_message, datagram.data() + at + NLMSG_HDRLEN, sizeof error_message);
+            if (error_message.error != 0) {
+                // The failing request's seq is in the echoed header (ours set it); the reply's own
+                // seq equals it too, but the echoed one is what the kernel copied from our message.
+                std::uint32_t seq = error_message.msg.nlmsg_seq;
+                int code = -error_message.error;
+                std::uint32_t offset = seq - first_seq;  // wraps for BATCH_BEGIN (first_seq - 1)
+                if (offset < errors.size()) {
+                    errors[offset] = code;
+                } else if (seq == first_seq - 1 || offset == errors.size()) {
+                    for (int& slot : errors)
+                        if (slot == 0) slot = code;
+                }  // else: a stale reply to something earlier, not ours to judge
+            }
+        }
+        at = next;
+    }
+}
+
 Result<NetlinkSocket::BatchOutcome> NetlinkSocket::send_batch(std::span<const char> buffer,
                                                              std::uint32_t first_seq,
                                                              std::size_t count) {
@@ -63,39 +92,17 @@ Result<NetlinkSocket::BatchOutcome> NetlinkSocket::send_batch(std::span<const ch
         return fail(std::string("netlink send: ") + std::strerror(errno));
     BatchOutcome outcome;
     outcome.errors.assign(count, 0);
-    std::vector<bool> answered(count, false);
-    std::size_t pending = count;
-    while (pending > 0) {
-        ssize_t received =
-            mnl_socket_recvfrom(socket_, receive_buffer_.data(), receive_buffer_.size());
+    int fd = mnl_socket_get_fd(socket_);
+    while (true) {
+        ssize_t received = ::recv(fd, receive_buffer_.data(), receive_buffer_.size(), MSG_DONTWAIT);
         if (received < 0) {
             if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;  // every reply has been read
+            // ENOBUFS: replies were dropped, so success can no longer be told from failure.
             return fail(std::string("netlink receive: ") + std::strerror(errno));
         }
-        int remaining = static_cast<int>(received);
-        for (auto* header = reinterpret_cast<const nlmsghdr*>(receive_buffer_.data());
-             mnl_nlmsg_ok(header, remaining); header = mnl_nlmsg_next(header, &remaining)) {
-            if (header->nlmsg_type != NLMSG_ERROR) continue;
-            if (header->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) continue;
-            nlmsgerr error_message;
-            std::memcpy(&error_message, mnl_nlmsg_get_payload(header), sizeof error_message);
-            std::uint32_t seq = header->nlmsg_seq;
-            if (seq < first_seq || seq >= first_seq + count) {
-                // An error on BATCH_BEGIN/END: the whole batch was refused.
-                if (error_message.error != 0) {
-                    for (std::size_t i = 0; i < count; ++i)
-                        if (!answered[i]) outcome.errors[i] = -error_message.error;
-                    return outcome;
-                }
-                continue;
-            }
-            std::size_t index = seq - first_seq;
-            if (!answered[index]) {
-                answered[index] = true;
-                outcome.errors[index] = -error_message.error;
-                --pending;
-            }
-        }
+        fold_batch_replies({receive_buffer_.data(), static_cast<std::size_t>(received)}, first_seq,
+                           outcome.errors);
     }
     return outcome;
 }

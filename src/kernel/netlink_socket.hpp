@@ -1,7 +1,7 @@
 #pragma once
 // One NETLINK_NETFILTER socket (libmnl) shared by the set writer and the counter reader: sized
-// buffers, a sequence counter, and the two exchanges nf_tables needs — a batch whose messages
-// each get an ACK or an error, and a dump.
+// buffers, a sequence counter, and the two exchanges nf_tables needs — a batch, answered only
+// with the errors of the messages the kernel rejected, and a dump.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +28,12 @@ public:
     NetlinkSocket& operator=(const NetlinkSocket&) = delete;
 
     std::uint32_t next_seq() { return ++seq_; }
+    // `count` consecutive sequence numbers; returns the first.
+    std::uint32_t reserve_seqs(std::uint32_t count) {
+        std::uint32_t first = seq_ + 1;
+        seq_ += count;
+        return first;
+    }
     std::uint32_t portid() const { return portid_; }
 
     // Per-message outcome of a batch: 0 = accepted, else a positive errno.
@@ -35,8 +41,11 @@ public:
         std::vector<int> errors;  // one per message seq, in order
         bool any_error() const;
     };
-    // `buffer` holds BATCH_BEGIN, the messages with seqs first_seq..first_seq+count-1 (each with
-    // NLM_F_ACK), and BATCH_END. Waits for one ACK/error per message.
+    // `buffer` holds BATCH_BEGIN (seq first_seq - 1), the messages with seqs
+    // first_seq..first_seq+count-1 (without NLM_F_ACK) and BATCH_END (first_seq + count). nfnetlink processes a batch synchronously inside sendmsg(), so
+    // once it returns every error (and any ACK) is already queued on the socket: the replies are
+    // drained without waiting, and messages nobody complained about were accepted. An error
+    // whose seq is outside the range (BATCH_BEGIN, a failed commit) fails every message.
     Result<BatchOutcome> send_batch(std::span<const char> buffer, std::uint32_t first_seq,
                                     std::size_t count);
 
@@ -51,5 +60,12 @@ private:
     std::uint32_t seq_ = 0;
     std::vector<char> receive_buffer_;
 };
+
+// Folds one datagram of replies to a batch into `errors` (one slot per message, seqs first_seq..):
+// an error for a message sets its slot; an error on BATCH_BEGIN (first_seq - 1, which is also
+// what a failed commit is reported against) or BATCH_END (first_seq + count) fails every slot
+// still 0. ACKs (error 0), other seqs (stale replies) and other messages are ignored. Pure.
+void fold_batch_replies(std::span<const char> datagram, std::uint32_t first_seq,
+                        std::vector<int>& errors);
 
 }  // namespace portcullis::kernel

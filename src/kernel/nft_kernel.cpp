@@ -1,5 +1,8 @@
 #include "kernel/nft_kernel.hpp"
 
+#include "kernel/netlink_objects.hpp"
+#include "kernel/table_text.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -107,6 +110,43 @@ public:
         return list("list table " + kTableRef, listing_flags(detail));
     }
 
+    Result<std::optional<std::string>> list_table_skeleton() override {
+        // Family-wide listings of sets, maps and chains print declarations only and fetch no set
+        // elements; `list tables` and the per-table object listings would fetch every element of
+        // every set first (5 s with 200k bans), so objects come from one netlink dump instead.
+        std::string listing;
+        for (const std::string& command :
+             {std::string("list sets ") + compile::kTableFamily, std::string("list maps ") + compile::kTableFamily,
+              std::string("list chains ") + compile::kTableFamily}) {
+            Context ctx;
+            if (!ctx.ok()) return fail("libnftables: cannot create a context");
+            ctx.set_output_flags(NFT_CTX_OUTPUT_TERSE);
+            auto out = ctx.run(command);
+            if (!out) return fail("`nft " + command + "`: " + out.error().message);
+            listing += *out;
+        }
+        const std::string head = std::string("table ") + compile::kTableFamily + " " + compile::kTableName + " {";
+        const bool present = listing.rfind(head, 0) == 0 || listing.find("\n" + head) != std::string::npos;
+        // Our table always holds the ban sets; without sets and chains it is absent or empty,
+        // and `add table` handles both.
+        if (!present) return std::optional<std::string>();
+        auto objects = list_table_objects(compile::kTableFamily, compile::kTableName);
+        if (!objects) return fail(objects.error().message);
+        std::string text = merge_table_blocks(listing, compile::kTableFamily, compile::kTableName);
+        text.pop_back();  // "}\n"
+        text.pop_back();
+        for (const auto& object : *objects) text += "\t" + object.kind + " " + object.name + " {\n\t}\n";
+        text += "}\n";
+        return std::optional<std::string>(std::move(text));
+    }
+
+    Result<std::string> list_set_text(const std::string& kind, const std::string& name) override {
+        auto listed = list("list " + kind + " " + kTableRef + " " + name, 0);
+        if (!listed) return fail(listed.error().message);
+        if (!*listed) return fail("the table does not exist");
+        return std::move(**listed);
+    }
+
     Result<std::string> list_ruleset_text() override {
         Context ctx;
         if (!ctx.ok()) return fail("libnftables: cannot create a context");
@@ -160,5 +200,13 @@ Result<std::optional<nlohmann::json>> RecordingNftables::list_table_json(Detail)
 Result<std::optional<std::string>> RecordingNftables::list_table_text(Detail) { return table_text; }
 
 Result<std::string> RecordingNftables::list_ruleset_text() { return ruleset_text; }
+
+Result<std::optional<std::string>> RecordingNftables::list_table_skeleton() { return table_text; }
+
+Result<std::string> RecordingNftables::list_set_text(const std::string&, const std::string& name) {
+    auto it = set_texts.find(name);
+    if (it == set_texts.end()) return fail("Error: No such file or directory; did you mean set '" + name + "'?");
+    return it->second;
+}
 
 }  // namespace portcullis::kernel

@@ -3,6 +3,7 @@
 // over netlink_*). Two implementations: libnftables for real, and RecordingNftables, a fake that
 // records every script and answers listings from canned text, for unit tests without root.
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,15 @@ public:
 
     // `nft list ruleset` — everything, every table (used for before/after comparisons).
     virtual Result<std::string> list_ruleset_text() = 0;
+
+    // The table's objects without rules or set elements (chains with their hooks, sets and maps
+    // with their declarations, counters, limits, quotas, ct helpers): what apply needs to plan a
+    // replacement. Unlike `list table`, this never fetches set elements, so it stays fast when
+    // the ban sets hold a million addresses. nullopt when the table does not exist.
+    virtual Result<std::optional<std::string>> list_table_skeleton() = 0;
+
+    // `nft list KIND inet portcullis NAME` (KIND: set or map) with its elements; fails when absent.
+    virtual Result<std::string> list_set_text(const std::string& kind, const std::string& name) = 0;
 };
 
 // The real adapter over libnftables. Fails only if libnftables cannot allocate a context.
@@ -60,6 +70,8 @@ public:
     std::optional<nlohmann::json> table_json;  // nullopt: table absent
     std::optional<std::string> table_text;     // nullopt: table absent
     std::string ruleset_text;
+    // Listings of single sets/maps by name (absent name: the listing fails).
+    std::map<std::string, std::string> set_texts;
 
     // When a script contains this text, run() fails with `failure_message` (nothing recorded as
     // committed: the fake mirrors the kernel, where a failed transaction changes nothing).
@@ -73,6 +85,8 @@ public:
     Result<std::optional<nlohmann::json>> list_table_json(Detail detail) override;
     Result<std::optional<std::string>> list_table_text(Detail detail) override;
     Result<std::string> list_ruleset_text() override;
+    Result<std::string> list_set_text(const std::string& kind, const std::string& name) override;
+    Result<std::optional<std::string>> list_table_skeleton() override;  // answers table_text
 };
 
 }  // namespace portcullis::kernel

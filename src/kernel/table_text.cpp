@@ -1,5 +1,7 @@
 #include "kernel/table_text.hpp"
 
+#include <map>
+
 #include <algorithm>
 #include <cctype>
 
@@ -309,6 +311,164 @@ std::string strip_set_elements(std::string_view text, const std::vector<std::str
     }
     out.append(text.substr(at));
     return out;
+}
+
+namespace {
+
+// Drops the per-element state a listing adds (`counter packets N bytes M`, `expires 3s`,
+// `timeout 1h`) and keeps what identifies the element as declared: key, ` : data` for maps, and
+// the comment (it names the counter the element belongs to, so a changed comment is a change).
+std::string element_identity(std::string_view element) {
+    std::string text = collapse_whitespace(element);
+    std::string comment;
+    if (std::size_t at = text.find(" comment \""); at != std::string::npos) {
+        comment = text.substr(at);
+        text.erase(at);
+    }
+    for (std::string_view word : {" counter packets ", " expires ", " timeout "}) {
+        std::size_t at = text.find(word);
+        if (at != std::string::npos) text.erase(at);
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text + comment;
+}
+
+}  // namespace
+
+std::vector<std::string> set_elements(const TableObject& set_or_map) {
+    std::vector<std::string> out;
+    for (auto& element : set_elements_with_text(set_or_map)) out.push_back(std::move(element.identity));
+    return out;
+}
+
+std::vector<ElementText> set_elements_with_text(const TableObject& set_or_map) {
+    std::vector<ElementText> out;
+    for (const auto& statement : statements(set_or_map.body)) {
+        if (!starts_with_word(statement.text, "elements")) continue;
+        std::string_view text = statement.text;
+        std::size_t open = text.find('{');
+        std::size_t close = text.rfind('}');
+        if (open == std::string_view::npos || close == std::string_view::npos || close <= open) continue;
+        std::string_view inner = text.substr(open + 1, close - open - 1);
+        bool in_string = false;
+        int depth = 0;
+        std::size_t start = 0;
+        auto take = [&](std::size_t stop) {
+            std::string_view raw = inner.substr(start, stop - start);
+            auto identity = element_identity(raw);
+            if (!identity.empty()) out.push_back({std::move(identity), collapse_whitespace(raw)});
+        };
+        for (std::size_t i = 0; i < inner.size(); ++i) {
+            char c = inner[i];
+            if (in_string) {
+                if (c == '"') in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '{') {
+                ++depth;
+            } else if (c == '}') {
+                if (depth > 0) --depth;
+            } else if (c == ',' && depth == 0) {
+                take(i);
+                start = i + 1;
+            }
+        }
+        take(inner.size());
+    }
+    return out;
+}
+
+std::string element_key(std::string_view identity) {
+    identity = identity.substr(0, identity.find(" comment \""));
+    return std::string(identity.substr(0, identity.find(" : ")));
+}
+
+std::optional<std::string> base_chain_header(const TableObject& chain) {
+    for (const auto& statement : statements(chain.body)) {
+        if (starts_with_word(statement.text, "type")) return collapse_whitespace(statement.text);
+        return std::nullopt;  // the header, when there is one, is the first statement
+    }
+    return std::nullopt;
+}
+
+std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names) {
+    std::map<std::string, std::vector<std::string>> none;
+    for (const auto& name : set_names) none[name];
+    return replace_set_elements(text, none);
+}
+
+std::string replace_set_elements(std::string_view text, const std::map<std::string, std::vector<std::string>>& sets) {
+    auto table = scan_table(text);
+    if (!table) return std::string(text);
+    std::vector<std::pair<std::size_t, std::size_t>> cuts;  // [begin, end) offsets in text
+    std::vector<std::string> replacements;
+    for (const auto& object : table->objects) {
+        if (object.kind != "set" && object.kind != "map") continue;
+        auto wanted = sets.find(object.name);
+        if (wanted == sets.end()) continue;
+        std::size_t body_offset = static_cast<std::size_t>(object.body.data() - text.data());
+        for (const auto& statement : statements(object.body)) {
+            if (!starts_with_word(statement.text, "elements")) continue;
+            std::string replacement;
+            if (!wanted->second.empty()) {
+                replacement = "elements = { ";
+                for (std::size_t i = 0; i < wanted->second.size(); ++i)
+                    replacement += (i ? ", " : "") + wanted->second[i];
+                replacement += " }";
+            }
+            // Same number of lines as the original statement, so nft's error locations still
+            // point at the compiled text's lines.
+            replacement.append(static_cast<std::size_t>(std::count(statement.text.begin(), statement.text.end(), '\n')),
+                               '\n');
+            cuts.emplace_back(body_offset + statement.begin, body_offset + statement.end);
+            replacements.push_back(std::move(replacement));
+        }
+    }
+    std::vector<std::size_t> order(cuts.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return cuts[a] < cuts[b]; });
+    std::string out;
+    std::size_t at = 0;
+    for (std::size_t i : order) {
+        out.append(text.substr(at, cuts[i].first - at));
+        out += replacements[i];
+        at = cuts[i].second;
+    }
+    out.append(text.substr(at));
+    return out;
+}
+
+std::string merge_table_blocks(std::string_view listing, std::string_view family, std::string_view name) {
+    const std::string head = "table " + std::string(family) + " " + std::string(name) + " {";
+    std::string bodies;
+    std::size_t at = 0;
+    while ((at = listing.find(head, at)) != std::string_view::npos) {
+        if (at > 0 && listing[at - 1] != '\n') {
+            at += head.size();
+            continue;
+        }
+        std::size_t open = at + head.size();
+        int depth = 1;
+        bool in_string = false;
+        std::size_t i = open;
+        for (; i < listing.size() && depth > 0; ++i) {
+            char c = listing[i];
+            if (in_string) {
+                if (c == '"') in_string = false;
+            } else if (c == '"') {
+                in_string = true;
+            } else if (c == '{') {
+                ++depth;
+            } else if (c == '}') {
+                --depth;
+            }
+        }
+        if (depth != 0) break;  // truncated listing: take what was complete
+        bodies.append(listing.substr(open, i - 1 - open));
+        if (!bodies.empty() && bodies.back() != '\n') bodies += '\n';
+        at = i;
+    }
+    return head + "\n" + bodies + "}\n";
 }
 
 bool is_runtime_set_name(std::string_view name) {

@@ -4,6 +4,7 @@
 // maps, counters, ct helpers, ...) and their bodies. It understands just enough syntax to be
 // exact about that: braces, quoted strings, `#` comments. It does not interpret rules.
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,31 @@ SetShape set_shape(const TableObject& set_or_map);
 // Removes `elements = { ... }` from the named sets (used when restoring a snapshot: the runtime
 // sets' current elements are kept, not replaced by the snapshot's older ones).
 std::string strip_set_elements(std::string_view text, const std::vector<std::string>& set_names);
+
+// The elements of a set or map declaration (the compiler's text or a kernel listing), each as
+// its identity: key (and ` : data` for maps) with whitespace collapsed and the listing's
+// annotations (counter values, expiry, timeout, comment) removed, so both sides compare equal.
+std::vector<std::string> set_elements(const TableObject& set_or_map);
+struct ElementText {
+    std::string identity;  // as set_elements() gives it
+    std::string text;      // the element as written (comment included), whitespace collapsed
+};
+std::vector<ElementText> set_elements_with_text(const TableObject& set_or_map);
+// `text` with the `elements = { ... }` of the named sets blanked out: every character but the
+// newlines becomes a space, so line numbers (nft's error locations) stay those of `text`.
+std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names);
+// `text` with the `elements = { ... }` of the named sets replaced by just the given elements (none:
+// the statement is blanked), padded with newlines to the original line count.
+std::string replace_set_elements(std::string_view text, const std::map<std::string, std::vector<std::string>>& sets);
+// The key part of an element identity (what `delete element` needs).
+std::string element_key(std::string_view identity);
+// A base chain's `type ... hook ... priority ...; policy ...` statement, whitespace collapsed;
+// nullopt for a regular chain.
+std::optional<std::string> base_chain_header(const TableObject& chain);
+
+// The bodies of every `table FAMILY NAME { ... }` block in `listing` (several `nft list sets`,
+// `list chains`, ... outputs, which also show other tables), merged into one table block.
+std::string merge_table_blocks(std::string_view listing, std::string_view family, std::string_view name);
 
 // The runtime set naming contract of compile.hpp: ban4, ban6, grant4_*, grant6_*.
 bool is_runtime_set_name(std::string_view name);

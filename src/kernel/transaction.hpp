@@ -10,6 +10,7 @@
 //   - a chain can be deleted in the same transaction after it was flushed, and a set or object
 //     after the rules referring to it were flushed; verdict maps refer to chains, so maps go first.
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,13 +28,22 @@ struct Transaction {
     // Lines before the new table text; nft's error locations past this are in the table text.
     std::size_t prelude_lines = 0;
     std::vector<std::string> kept_runtime_sets;       // elements survive
+    std::vector<std::string> kept_static_sets;        // updated element by element, never re-created
     std::vector<std::string> recreated_runtime_sets;  // incompatible change: elements are lost
     std::vector<std::string> warnings;                // what the admin should know, in plain words
 };
 
+// Lists one set or map (kind "set" / "map") of the live table with its elements.
+using SetLister = std::function<Result<std::string>(const std::string& kind, const std::string& name)>;
+
 // `live` is the kernel's current table as text (a terse `nft list table` is enough; nullopt when
 // the table is absent). Fails only when `live` or `next.table_text` cannot be read.
-Result<Transaction> build_replace(const std::optional<std::string>& live, const compile::Compiled& next);
+// With `list_set`, static sets and maps the new table declares with the same shape are kept and
+// updated element by element (and chains the new table still has are flushed, not re-created), so
+// nothing a packet can match is ever absent between the old table and the new one. Without it,
+// static sets are deleted and re-created.
+Result<Transaction> build_replace(const std::optional<std::string>& live, const compile::Compiled& next,
+                                  const SetLister& list_set = {});
 
 // Removes the whole table (flush): `delete table inet portcullis`.
 std::string build_delete();

@@ -37,11 +37,15 @@ using detail::Diagnostics;
 using detail::PolicyNotes;
 using detail::ServiceNotes;
 
-constexpr std::array<std::string_view, 5> kTopLevelKeys{"firewall", "runtime", "management", "service", "spa"};
+constexpr std::array<std::string_view, 6> kTopLevelKeys{"firewall", "runtime", "management", "service", "detect",
+                                                        "spa"};
 constexpr std::array<std::string_view, 8> kFirewallKeys{"mode",    "wan",        "lan",       "wan_address",
                                                         "default", "masquerade", "log_drops", "log_rate"};
 constexpr std::array<std::string_view, 2> kRuntimeKeys{"grant_timeout", "ban_timeout"};
 constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
+constexpr std::array<std::string_view, 12> kDetectKeys{"enabled", "theta0", "theta1", "p_d", "p_f",
+                                                      "window_ports", "window", "ban_base", "ban_cap",
+                                                      "jitter", "ipv6_prefix", "max_sources"};
 constexpr std::array<std::string_view, 13> kServiceKeys{
     "name",           "preset",         "ports",          "forward_to",
     "allow_from",     "guard",          "trusted",        "knock",
@@ -102,6 +106,7 @@ public:
         read_runtime(root);
         read_management(root);
         read_services(root);
+        read_detect(root);
         read_spa(root);
         check_spa();
     }
@@ -123,6 +128,7 @@ private:
         if (in(kRuntimeKeys)) return "[runtime]";
         if (in(kServiceKeys)) return "[[service]]";
         if (in(kManagementKeys)) return "[management]";
+        if (in(kDetectKeys)) return "[detect]";
         return "";
     }
 
@@ -368,6 +374,83 @@ private:
             return;
         }
         out = *seconds;
+    }
+
+    // A number in a range whose ends are open or closed as given (integers count as numbers).
+    std::optional<double> optional_number(const toml::table& table, std::string_view key, double min,
+                                          bool min_inclusive, double max, bool max_inclusive,
+                                          std::string_view meaning) {
+        const toml::node* node = table.get(key);
+        if (!node) return std::nullopt;
+        std::optional<double> value;
+        if (const auto* number = node->as_floating_point()) value = number->get();
+        else if (const auto* integer = node->as_integer()) value = static_cast<double>(integer->get());
+        std::ostringstream expected;
+        expected << "a number " << (min_inclusive ? "from " : "above ") << min
+                 << (max_inclusive ? " to " : " and below ") << max << " (" << meaning << ")";
+        if (!value) {
+            diag_.error(at(*node), std::string(key) + " is " + describe(*node) + "; expected " + expected.str());
+            return std::nullopt;
+        }
+        bool low_ok = min_inclusive ? *value >= min : *value > min;
+        bool high_ok = max_inclusive ? *value <= max : *value < max;
+        if (!low_ok || !high_ok) {
+            diag_.error(at(*node), std::string(key) + " is " + describe(*node) + ", out of range; expected " +
+                                       expected.str());
+            return std::nullopt;
+        }
+        return value;
+    }
+
+    // Where to point for a finding about `key`: the key's value, else the table itself.
+    Location where_of(const toml::table& table, std::string_view key) const {
+        const toml::node* node = table.get(key);
+        return node ? at(*node) : at(table);
+    }
+
+    void read_detect(const toml::table& root) {
+        const toml::table* detect = section(root, "detect");
+        if (!detect) return;
+        Detect& d = policy_.detect;
+        d.where = at(*detect);
+        d.enabled = true;
+        check_keys(*detect, kDetectKeys, "[detect]");
+        if (auto enabled = optional_bool(*detect, "enabled")) d.enabled = *enabled;
+        auto probability = [&](std::string_view key, std::string_view meaning, double& out) {
+            if (auto v = optional_number(*detect, key, 0, false, 1, false, meaning)) out = *v;
+        };
+        probability("theta0", "probability that a benign source's first contact succeeds", d.theta0);
+        probability("theta1", "probability that a scanner's first contact succeeds", d.theta1);
+        probability("p_d", "wanted detection probability", d.detection_probability);
+        probability("p_f", "tolerated false positive probability", d.false_positive_probability);
+        if (d.theta1 >= d.theta0)
+            diag_.error(where_of(*detect, detect->get("theta1") ? "theta1" : "theta0"),
+                        "theta1 must be below theta0 (a scanner's first contacts succeed less often than a "
+                        "benign source's)");
+        if (d.false_positive_probability >= d.detection_probability)
+            diag_.error(where_of(*detect, detect->get("p_f") ? "p_f" : "p_d"), "p_f must be below p_d");
+        if (auto v = optional_integer(*detect, "window_ports", 2, 65535, "distinct failed ports that flag a source"))
+            d.window_ports = static_cast<std::uint16_t>(*v);
+        read_duration(*detect, "window", d.window_seconds);
+        read_duration(*detect, "ban_base", d.ban_base_seconds);
+        read_duration(*detect, "ban_cap", d.ban_cap_seconds);
+        if (d.ban_cap_seconds < d.ban_base_seconds)
+            diag_.error(where_of(*detect, detect->get("ban_cap") ? "ban_cap" : "ban_base"),
+                        "ban_cap (" + std::to_string(d.ban_cap_seconds) + "s) is shorter than ban_base (" +
+                            std::to_string(d.ban_base_seconds) + "s)");
+        if (auto v = optional_number(*detect, "jitter", 0, true, 0.5, true, "0 for none, 0.1 for +/-10%"))
+            d.jitter = *v;
+        if (auto v = optional_integer(*detect, "ipv6_prefix", 64, 128, "64 bans IPv6 per /64, 128 per address")) {
+            if (*v != 64 && *v != 128)
+                diag_.error(where_of(*detect, "ipv6_prefix"),
+                            "ipv6_prefix is " + std::to_string(*v) + "; expected 64 or 128");
+            else
+                d.ipv6_prefix = static_cast<std::uint8_t>(*v);
+        }
+        if (auto v = optional_integer(*detect, "max_sources", 1, 16777216, "tracked sources before LRU eviction"))
+            d.max_sources = static_cast<std::uint32_t>(*v);
+        if (d.enabled && !policy_.logging.drop_group)
+            diag_.error(d.where, "[detect] reads the logged drops: set log_drops = <NFLOG group> in [firewall]");
     }
 
     void read_runtime(const toml::table& root) {

@@ -152,6 +152,24 @@ struct Runtime {
     std::uint32_t default_ban_seconds = 3600;
 };
 
+// `[detect]`: scan detection in the daemon (issue 5). Failed first contacts come from the logged
+// drops (firewall.log_drops), successes from conntrack's new-connection events.
+struct Detect {
+    bool enabled = false;                  // on when a [detect] section exists, unless enabled = false
+    double theta0 = 0.8;                   // P(first contact succeeds | benign)
+    double theta1 = 0.2;                   // P(first contact succeeds | scanner)
+    double detection_probability = 0.99;   // P_D
+    double false_positive_probability = 0.01;  // P_F
+    std::uint16_t window_ports = 20;       // second opinion: distinct failed ports...
+    std::uint32_t window_seconds = 60;     // ...inside this window
+    std::uint32_t ban_base_seconds = 3600; // first offence; doubles per repeat offence
+    std::uint32_t ban_cap_seconds = 7 * 24 * 3600;
+    double jitter = 0.10;                  // ± fraction applied to every ban duration
+    std::uint8_t ipv6_prefix = 128;        // 64: track and ban IPv6 sources per /64
+    std::uint32_t max_sources = 1u << 20;  // tracked sources before LRU eviction
+    Location where;
+};
+
 struct Policy {
     std::string source_path;
     Mode mode = Mode::host;
@@ -162,6 +180,7 @@ struct Policy {
     bool masquerade_lan = false;  // gateway: masquerade LAN → WAN egress
     Logging logging;
     Runtime runtime;
+    Detect detect;
     Management management;
     std::vector<Service> services;
     std::optional<Spa> spa;  // the [spa] section, when written

@@ -43,6 +43,13 @@ struct Connection {
     bool related = false;  // created through an expectation
     bool inbound_origin = false;  // the first packet arrived on a WAN interface
     bool forwarded = false;       // the first packet was forwarded (not delivered locally)
+    // Masquerade (postrouting srcnat): the source became the outgoing interface's address. The
+    // reply tuple's destination carries it when the gateway's WAN address is known.
+    bool snat = false;
+    std::optional<Address> snat_address;
+    // nf_conntrack_pptp's incoming-call state: the PAC's call ID from its ICRQ, then the PNS's
+    // call ID from an accepting ICRP; the PAC's ICCN naming it opens GRE.
+    std::optional<std::uint16_t> pptp_in_pac_call, pptp_in_pns_call;
     std::optional<std::string> helper;  // helper type ("pptp")
     TcpState tcp = TcpState::none;
     double expires = 0;

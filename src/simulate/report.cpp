@@ -110,6 +110,8 @@ std::string render_text(const Outcome& o, bool explain) {
     if (o.verdict != Verdict::skip) {
         std::string where = path_name(o.path);
         if (o.dnat) where += " → " + *o.dnat;
+        if (o.snat) where += " masq " + *o.snat;
+        if (o.unsnat) where += " → " + *o.unsnat + " (unmasq)";
         line += fmt::format(" {:<9} ct={:<11}", where, o.ct_state.empty() ? "-" : o.ct_state);
     }
     if (!explain) {
@@ -157,6 +159,8 @@ nlohmann::json to_json(const Outcome& o, bool explain) {
     if (!o.ct_state.empty()) j["ct_state"] = o.ct_state;
     if (o.connection) j["connection"] = *o.connection;
     if (o.dnat) j["dnat"] = *o.dnat;
+    if (o.snat) j["snat"] = *o.snat;
+    if (o.unsnat) j["unsnat"] = *o.unsnat;
     if (o.datagram_frame) j["datagram_frame"] = *o.datagram_frame;
     nlohmann::json decided = {{"text", o.decided_by.text}};
     if (!o.decided_by.chain.empty()) decided["chain"] = o.decided_by.chain;

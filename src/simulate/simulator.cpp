@@ -149,6 +149,7 @@ struct Simulator::Impl {
     std::map<const void*, TokenBucket> rule_limits;
     std::map<std::string, CounterValue> counters;
     std::map<Tuple, std::uint64_t> unnat_replies;  // inverse of a DNATed original tuple → conn
+    std::map<Tuple, std::uint64_t> unsnat_replies;  // inverse of a masqueraded original tuple → conn
     struct Datagram {
         std::vector<Packet> fragments;
         std::optional<std::string> iif;
@@ -185,6 +186,7 @@ struct Simulator::Impl {
         Connection* connection = nullptr;  // existing entry
         Connection* tentative = nullptr;   // new entry, inserted on accept
         bool nat_done = false;
+        bool unsnat = false;  // a masqueraded connection's reply, its destination restored
         std::optional<ir::NatTarget> dnat;
         std::optional<std::string> helper;
         double time = 0;
@@ -383,6 +385,12 @@ struct Simulator::Impl {
                     if (!set || !k) return false;
                     auto hit = lookup(*set, *k, c.time);
                     if (hit && !x.negate) element = hit->text;
+                    // A counted set counts every lookup that finds an element, as the kernel does.
+                    if (hit && hit->element && set->counted && !hit->element->counter.empty()) {
+                        auto& counter = counters[hit->element->counter];
+                        ++counter.packets;
+                        counter.bytes += c.packet->length;
+                    }
                     return hit.has_value() != x.negate;
                 },
                 [&](const ir::Compare& x) { return compare_match(c, x); },
@@ -441,6 +449,29 @@ struct Simulator::Impl {
         if (target.port && c.now_as.destination_port) c.now_as.destination_port = *target.port;
     }
 
+    // The address masquerade picks: the outgoing (WAN) interface's, as far as the box knows it.
+    std::optional<Address> wan_address(std::uint8_t family) const {
+        const Family want = family == 4 ? Family::ipv4 : Family::ipv6;
+        for (const auto& a : box.own_addresses)
+            if (a.family == want) return a;
+        for (const auto& a : options.gateway_addresses)
+            if (a.family == want) return a;
+        return std::nullopt;
+    }
+
+    static std::string snat_text(const Connection& conn) {
+        return conn.snat_address ? conn.snat_address->to_string() : std::string("<wan address>");
+    }
+
+    void apply_masquerade(Context& c) {
+        Connection* conn = c.tentative;
+        if (!conn) return;
+        conn->snat = true;
+        conn->snat_address = wan_address(c.packet->family);
+        if (conn->snat_address) conn->reply.destination = *conn->snat_address;
+        c.outcome->snat = snat_text(*conn);
+    }
+
     ChainVerdict run_chain(Context& c, const ir::Chain& base) {
         struct Frame {
             const ir::Chain* chain;
@@ -472,7 +503,13 @@ struct Simulator::Impl {
                 if (!matched.empty()) element += (element.empty() ? "" : ", ") + matched;
             }
             if (!all) continue;
-            if (!element.empty()) c.last_element = element;
+            // A rule that only logs or counts (e.g. a per-source drop-log meter) decides nothing: its
+            // set element must not become the explanation of a later verdict.
+            const bool side_effects_only =
+                std::all_of(rule.statements.begin(), rule.statements.end(), [](const ir::Statement& s) {
+                    return std::holds_alternative<ir::Log>(s) || std::holds_alternative<ir::CounterRef>(s);
+                });
+            if (!element.empty() && !side_effects_only) c.last_element = element;
             trace(c, chain->name, rule_number, rule_text(rule), element);
             auto decide = [&](Verdict v, std::string with = {}) {
                 ChainVerdict out;
@@ -538,6 +575,7 @@ struct Simulator::Impl {
                             verdict = ir::Verdict{ir::Verdict::Kind::accept, {}};
                         },
                         [&](const ir::Masquerade&) {
+                            apply_masquerade(c);
                             trace(c, chain->name, rule_number, "masquerade (source becomes the outgoing interface's address)");
                             verdict = ir::Verdict{ir::Verdict::Kind::accept, {}};
                         },
@@ -615,9 +653,11 @@ struct Simulator::Impl {
             }
             ChainVerdict v = run_chain(c, *chain);
             if (v.verdict != Verdict::accept) return v;
-            // The last rule that accepted explains the packet best (the filter chain's, after
-            // the nat chain's dnat); a chain policy explains it only when no rule did.
-            if (v.by_rule || !decisive) decisive = v;
+            // The last filter rule that accepted explains the packet best (the filter chain's,
+            // after the nat chain's dnat; not the postrouting masquerade after the filter); a
+            // nat rule or a chain policy explains it only when nothing did before.
+            const bool nat_chain = chain->base->type == ir::BaseChain::Type::nat;
+            if ((v.by_rule && !nat_chain) || !decisive) decisive = v;
         }
         return std::nullopt;
     }
@@ -684,6 +724,17 @@ struct Simulator::Impl {
                         c.dnat->port = conn.reply.source_port;
                 }
                 // Replies keep the server's address until postrouting un-NATs them.
+            }
+            if (conn.snat) {
+                if (!found.reply) {
+                    outcome.snat = snat_text(conn);
+                } else {
+                    // Prerouting restores a masqueraded connection's reply to the LAN host.
+                    c.now_as.destination = conn.original.source;
+                    if (c.now_as.destination_port) c.now_as.destination_port = conn.original.source_port;
+                    c.unsnat = true;
+                    outcome.unsnat = conn.original.source.to_string();
+                }
             }
             c.nat_done = true;
             return;
@@ -768,20 +819,51 @@ struct Simulator::Impl {
         else if (ack && !syn && conn.seen_reply && conn.tcp != TcpState::fin_wait) conn.tcp = TcpState::established;
     }
 
-    // PPTP helper (nf_conntrack_pptp): an Outgoing-Call-Reply saying "connected" opens GRE for
-    // the call in both directions, keyed by the call IDs.
-    void run_helper(const Connection& conn, const Packet& p, bool reply, double now) {
-        if (!conn.helper || *conn.helper != "pptp" || !reply) return;
-        for (const auto& message : p.pptp) {
-            if (message.type != 8 || message.result.value_or(0) != 1) continue;  // OCRP connected
-            if (!message.call_id || !message.peer_call_id) continue;
-            const std::uint16_t pac_call = *message.call_id, pns_call = *message.peer_call_id;
+    // PPTP helper (nf_conntrack_pptp), with the control connection's client as the PNS and its
+    // server as the PAC. A call opens GRE in both directions, keyed by the call IDs, when it is
+    // connected: outgoing, by an Outgoing-Call-Reply saying "connected"; incoming, by the PAC's
+    // Incoming-Call-Connected after the PNS accepted its Incoming-Call-Request.
+    void run_helper(Connection& conn, const Packet& p, bool reply, double now) {
+        if (!conn.helper || *conn.helper != "pptp") return;
+        auto open_gre = [&](std::uint16_t pac_call, std::uint16_t pns_call) {
             Tuple towards_server{conn.original.source, conn.original.destination, 47, pns_call, pac_call};
             Tuple towards_client{conn.reply.source, conn.reply.destination, 47, pac_call, pns_call};
             conntrack.map_gre_key(towards_server, pns_call);
             conntrack.map_gre_key(towards_client, pac_call);
+            // A WAN-side capture shows the PAC's GRE after the gateway un-NATed its source.
+            if (conn.reply.source != conn.original.destination)
+                conntrack.map_gre_key({conn.original.destination, conn.original.source, 47, pac_call, pns_call},
+                                      pac_call);
             conntrack.expect({towards_server, conn.id, now + 300});
             conntrack.expect({towards_client, conn.id, now + 300});
+        };
+        for (const auto& message : p.pptp) {
+            if (reply) {
+                switch (message.type) {
+                    case 8:  // OCRP
+                        if (message.result.value_or(0) == 1 && message.call_id && message.peer_call_id)
+                            open_gre(*message.call_id, *message.peer_call_id);
+                        break;
+                    case 9:  // ICRQ: a new incoming call replaces whatever was pending
+                        conn.pptp_in_pac_call = message.call_id;
+                        conn.pptp_in_pns_call.reset();
+                        break;
+                    case 11:  // ICCN: only for the call the PNS accepted
+                        if (conn.pptp_in_pac_call && conn.pptp_in_pns_call && message.peer_call_id &&
+                            *message.peer_call_id == *conn.pptp_in_pns_call)
+                            open_gre(*conn.pptp_in_pac_call, *conn.pptp_in_pns_call);
+                        break;
+                    default: break;
+                }
+            } else if (message.type == 10 && conn.pptp_in_pac_call && message.peer_call_id &&
+                       *message.peer_call_id == *conn.pptp_in_pac_call) {  // ICRP for the pending call
+                if (message.result.value_or(0) == 1 && message.call_id) {
+                    conn.pptp_in_pns_call = message.call_id;
+                } else {
+                    conn.pptp_in_pac_call.reset();  // refused
+                    conn.pptp_in_pns_call.reset();
+                }
+            }
         }
     }
 
@@ -832,10 +914,30 @@ struct Simulator::Impl {
 
         // Which way is the packet going? A capture shows both directions of a conversation; only
         // what arrives from outside meets the inbound chains.
-        enum class Way { inbound, local_out, reply_from_lan } way = Way::inbound;
-        std::optional<std::uint64_t> unnat_conn;
+        enum class Way { inbound, local_out, reply_from_lan, masqueraded_reply } way = Way::inbound;
+        std::optional<std::uint64_t> unnat_conn, unsnat_conn;
         std::string iif = iif_override ? *iif_override : options.iif.value_or(wan());
-        if (!iif_override && !options.iif) {
+        if (!iif_override) {
+            // The reply of a masqueraded connection comes back in from the WAN whatever --iif
+            // says (a LAN-side capture shows it after the gateway restored the destination).
+            if (auto it = unsnat_replies.find(tuple); it != unsnat_replies.end() && conntrack.get(it->second)) {
+                way = Way::masqueraded_reply;
+                unsnat_conn = it->second;
+            } else if (auto found = conntrack.find(tuple, c.time);
+                       found.connection && found.reply && found.connection->snat) {
+                way = Way::masqueraded_reply;
+            }
+        }
+        if (way == Way::masqueraded_reply) {
+            iif = wan();
+            if (unsnat_conn) {
+                // Seen after the gateway restored it; it crossed the WAN in the masqueraded form.
+                const Connection* conn = conntrack.get(*unsnat_conn);
+                tuple = conn->reply;
+                c.now_as.destination = conn->reply.destination;
+                if (c.now_as.destination_port) c.now_as.destination_port = conn->reply.destination_port;
+            }
+        } else if (!iif_override && !options.iif) {
             if (auto it = unnat_replies.find(tuple); it != unnat_replies.end() && conntrack.get(it->second)) {
                 way = Way::reply_from_lan;
                 unnat_conn = it->second;
@@ -889,8 +991,9 @@ struct Simulator::Impl {
                 // Routing: the gateway's own addresses are local; DNATed packets go on.
                 bool local;
                 if (!box.gateway) local = true;
-                else if (way == Way::reply_from_lan) local = false;
+                else if (way == Way::reply_from_lan || c.unsnat) local = false;
                 else if (own_address(c.now_as.destination) || link_scoped(c.now_as.destination)) local = true;
+                else if (c.iif == lan()) local = false;  // from the LAN to elsewhere: routed out
                 else if (c.dnat) local = false;
                 else local = !know_own_addresses(packet.family == 4 ? Family::ipv4 : Family::ipv6);
                 if (local) {
@@ -898,7 +1001,8 @@ struct Simulator::Impl {
                     stopped = run_hook(c, ir::BaseChain::Hook::input, decisive);
                 } else {
                     outcome.path = way == Way::reply_from_lan ? Path::reply : Path::forward;
-                    c.oif = way == Way::reply_from_lan ? wan() : lan();
+                    // Whatever arrived on the LAN side leaves through the WAN, and vice versa.
+                    c.oif = c.iif == lan() ? wan() : lan();
                     outcome.oif = c.oif;
                     stopped = run_hook(c, ir::BaseChain::Hook::forward, decisive);
                     if (!stopped) stopped = run_hook(c, ir::BaseChain::Hook::postrouting, decisive);
@@ -933,6 +1037,7 @@ struct Simulator::Impl {
             ++connections_created;
             outcome.connection = inserted.id;
             if (inserted.dnat) unnat_replies[inverse(inserted.original)] = inserted.id;
+            if (inserted.snat) unsnat_replies[inverse(inserted.original)] = inserted.id;
             conn = &inserted;
         }
         if (conn && packet.l4proto == 6) {
@@ -1007,6 +1112,10 @@ Result<std::unique_ptr<Simulator>> Simulator::create(ir::Table table, Box box, O
     for (const auto& limit : impl.table.limits)
         impl.named_limits.emplace(limit.name, TokenBucket(limit.rate_per_second, limit.burst_packets));
     for (const auto& counter : impl.table.counters) impl.counters[counter.name];
+    for (const auto& set : impl.table.sets)
+        if (set.counted)
+            for (const auto& element : set.elements)
+                if (!element.counter.empty()) impl.counters[element.counter];
     if (impl.options.iif && impl.options.iif->empty()) return fail("--iif: empty interface name");
     for (const auto& g : impl.options.grants)
         if (auto r = sim->grant(g.service, g.address, 0, g.seconds); !r) return tl::unexpected(r.error());
@@ -1102,6 +1211,15 @@ Summary Simulator::summary() const {
     s.connections = impl_->connections_created;
     for (const auto& counter : impl_->table.counters)
         s.counters.emplace_back(counter.name, this->counter(counter.name));
+    // Logical counters kept in counted set elements (one per service and verdict), after the
+    // named ones, each once, in table order.
+    std::set<std::string> seen;
+    for (const auto& set : impl_->table.sets) {
+        if (!set.counted) continue;
+        for (const auto& element : set.elements)
+            if (!element.counter.empty() && seen.insert(element.counter).second)
+                s.counters.emplace_back(element.counter, this->counter(element.counter));
+    }
     return s;
 }
 

@@ -57,6 +57,11 @@ struct Outcome {
     std::string ct_state;                   // new, established, related, invalid, untracked
     std::optional<std::uint64_t> connection;  // conntrack entry id
     std::optional<std::string> dnat;        // "192.0.2.10:500" when the destination was rewritten
+    // Masquerade: "203.0.113.1" (or "<wan address>" when the gateway's address of that family is
+    // not known) when the source is rewritten on the way out; on a reply, the LAN address the
+    // destination was rewritten back to.
+    std::optional<std::string> snat;
+    std::optional<std::string> unsnat;
     Decision decided_by;
     std::vector<TraceStep> trace;  // with Options::explain
     std::vector<std::string> logs;  // NFLOG messages the packet produced

@@ -56,12 +56,12 @@ check "scenario 7: the table after rollback is the one from before (nft -s list 
   diff -u "$LAB_DIR/table-before-confirm.txt" "$LAB_DIR/table-after-rollback.txt"
 check "scenario 7: a later apply is accepted again (no confirm left pending)" \
   pc "$GW" apply "$policy_a"
-# The other branch: a confirmed apply stays after its deadline (policy B adds the svc_vpn chain).
+# The other branch: a confirmed apply stays after its deadline (policy B adds the vpn service).
 check "scenario 7: apply stream-b.toml --confirm 3s" pc "$GW" apply "$policy_b" --confirm 3s
 check "scenario 7: portcullis confirm within the deadline" pc "$GW" confirm
 sleep 5
 check "scenario 7: the confirmed table is still in place after its deadline" \
-  bash -c "ip netns exec '$GW' nft list table inet portcullis | grep -q 'chain svc_vpn'"
+  bash -c "ip netns exec '$GW' nft list table inet portcullis | grep -q 'comment \"svc_vpn_accepted\"'"
 
 # ---- 8. bad policy
 bad=$(lab_policy bad.toml)

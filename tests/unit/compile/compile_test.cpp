@@ -161,7 +161,11 @@ TEST(Gateway, DnatOnWanRestrictedToWanAddressAndForwardDispatchOnOriginalPort) {
         EXPECT_TRUE(text_has(text, "ip daddr 203.0.113.1") || text_has(text, "ip6 daddr 2001:db8:ffff::1")) << text;
     }
     const auto& forward = chain(table, "forward_filter");
-    EXPECT_NE(rule_index(forward, "ct status dnat meta l4proto tcp ct original proto-dst vmap @fwd_tcp"),
+    // Unguarded forwarded services are checked on the ORIGINAL destination port, one counted
+    // concatenated lookup per protocol and family.
+    EXPECT_NE(rule_index(forward, "ct status dnat meta l4proto tcp ip saddr . ct original proto-dst @accept4_forward_tcp accept"),
+              std::string::npos);
+    EXPECT_NE(rule_index(forward, "ct status dnat meta l4proto udp ct original proto-dst @refuse_forward_udp goto deny_service"),
               std::string::npos);
     EXPECT_EQ(table.find_chain("fwd"), nullptr);
     const auto* remap = table.find_set("dnat4_remap");
@@ -240,24 +244,38 @@ TEST(DefaultAction, RejectUsesTcpResetThenIcmpx) {
 
 TEST(Counters, PerServiceAndGlobalNamedCounters) {
     auto compiled = compile::compile(load_policy(own_policy("host_pptp_sstp")));
-    std::vector<std::string> expected{"management_accepted", "banned",           "invalid",
-                                      "default_dropped",     "svc_pptp_accepted", "svc_pptp_dropped",
-                                      "svc_sstp_accepted",   "svc_sstp_dropped"};
+    // Unguarded services count in their set elements (comment = the logical counter name); only
+    // the table-wide counters are named objects here.
+    std::vector<std::string> expected{"management_accepted", "banned", "invalid", "default_dropped"};
     EXPECT_EQ(compiled.manifest.counters, expected);
-    EXPECT_TRUE(text_has(compiled.table_text, "counter name \"svc_sstp_accepted\" accept"));
-    EXPECT_TRUE(text_has(compiled.table_text, "counter name \"svc_pptp_dropped\" goto deny_service"));
+    EXPECT_TRUE(text_has(compiled.table_text, "comment \"svc_sstp_accepted\""));
+    EXPECT_TRUE(text_has(compiled.table_text, "1723 comment \"svc_pptp_dropped\""));
+    auto table = compile::compile_ir(load_policy(own_policy("host_pptp_sstp")));
+    const auto* refuse = table.find_set("refuse_local_tcp");
+    ASSERT_NE(refuse, nullptr);
+    EXPECT_TRUE(refuse->counted);
 }
 
-TEST(AllowLists, NestedPrefixesCollapseAndSinglesInline) {
+TEST(AllowLists, NestedPrefixesCollapseIntoSharedAcceptSets) {
     auto table = compile::compile_ir(load_policy(own_policy("gateway_mixed")));
-    const auto* allow = table.find_set("allow4_legacy-pptp");
+    const auto* allow = table.find_set("accept4_forward_tcp");
     ASSERT_NE(allow, nullptr);
-    ASSERT_EQ(allow->elements.size(), 2u);  // 203.0.113.64/26 lies inside 203.0.113.0/25
-    EXPECT_EQ(ir::render(allow->elements[1].key[0], ir::DataType::ipv4_addr), "203.0.113.0/25");
-    // media: one IPv4 and one IPv6 source, compared inline without sets.
-    EXPECT_EQ(table.find_set("allow4_media"), nullptr);
-    EXPECT_NE(rule_index(chain(table, "svc_media"), "ip saddr 198.51.100.7 counter"), std::string::npos);
-    EXPECT_NE(rule_index(chain(table, "svc_media"), "ip6 saddr 2001:db8::/32 counter"), std::string::npos);
+    std::vector<std::string> pptp;
+    for (const auto& element : allow->elements)
+        if (element.counter == "svc_legacy-pptp_accepted") pptp.push_back(ir::render(element.key[0], ir::DataType::ipv4_addr));
+    // 203.0.113.64/26 lies inside 203.0.113.0/25: two elements, not three.
+    EXPECT_EQ(pptp, (std::vector<std::string>{"198.51.100.0/24", "203.0.113.0/25"}));
+    // media: its IPv4 source and IPv6 source land in the two families' sets, per port range.
+    std::size_t media4 = 0, media6 = 0;
+    for (const auto* name : {"accept4_forward_tcp", "accept4_forward_udp"})
+        for (const auto& element : table.find_set(name)->elements) media4 += element.counter == "svc_media_accepted";
+    for (const auto* name : {"accept6_forward_tcp", "accept6_forward_udp"})
+        for (const auto& element : table.find_set(name)->elements) media6 += element.counter == "svc_media_accepted";
+    EXPECT_EQ(media4, 2u);
+    EXPECT_EQ(media6, 2u);
+    EXPECT_EQ(table.find_chain("svc_media"), nullptr);
+    // The guarded service keeps its own chain and named counters.
+    EXPECT_NE(table.find_chain("svc_wg"), nullptr);
 }
 
 TEST(Management, PortsMergedAndPortlessProtocolsSeparate) {

@@ -133,13 +133,103 @@ TEST_F(RuntimeStateTest, RestoreReaddsWhatTheKernelLostWithTheTimeLeft) {
     EXPECT_EQ(fake_.writes[0][0].prefix, P("198.51.100.7"));
     EXPECT_EQ(fake_.writes[0][0].timeout, std::chrono::milliseconds(500000));
     EXPECT_EQ(state_.active_bans(), 3u);  // re-added + kept + adopted from the kernel
+    EXPECT_EQ(state_.adopted_bans(), 1u);
     DaemonState exported = state_.export_state();
-    EXPECT_EQ(exported.bans.size(), 4u);  // history of 203.0.113.9 is kept for escalation
+    // History of 203.0.113.9 is kept for escalation; the kernel's ban without a history is not
+    // mirrored into the daemon (nor into its state file).
+    EXPECT_EQ(exported.bans.size(), 3u);
     auto adopted = std::find_if(exported.bans.begin(), exported.bans.end(),
                                 [&](const BanRecord& r) { return r.prefix == P("192.0.2.0/24"); });
-    ASSERT_NE(adopted, exported.bans.end());
-    EXPECT_EQ(adopted->expires_at, now_ + 30);
-    EXPECT_EQ(adopted->reason, "adopted");
+    EXPECT_EQ(adopted, exported.bans.end());
+    EXPECT_EQ(state_.ban_records(), 3u);
+}
+
+TEST_F(RuntimeStateTest, RestoreWithoutAKernelListingReaddsEveryRunningBanInKeyOrder) {
+    DaemonState saved;
+    for (const char* text : {"203.0.113.9", "198.51.100.7", "192.0.2.0/24", "2001:db8::/48", "198.51.100.1"})
+        saved.bans.push_back({P(text), 500, 1500, 1, 1000, "scan"});
+    saved.bans.push_back({P("192.0.2.99"), 100, 900, 1, 800, "scan"});  // ended: history only
+    fake_.sets["ban4"][P("198.51.100.7")] = std::chrono::milliseconds(1000);  // already there
+    EXPECT_EQ(state_.restore(saved, {}), 5u);
+    batcher_.flush();
+    ASSERT_EQ(fake_.writes.size(), 1u);
+    std::vector<std::string> order;
+    for (const auto& change : fake_.writes[0]) order.push_back(change.prefix.to_string());
+    EXPECT_EQ(order, (std::vector<std::string>{"192.0.2.0/24", "198.51.100.1/32", "198.51.100.7/32",
+                                               "203.0.113.9/32", "2001:db8::/48"}));
+    EXPECT_EQ(batcher_.element_failures(), 0u);  // re-adding an element the kernel has is no error
+    EXPECT_EQ(state_.active_bans(), 5u);
+    EXPECT_EQ(state_.ban_records(), 6u);
+}
+
+TEST_F(RuntimeStateTest, AdoptedBansAreCountedUntilTheyEndAndListedFromTheKernel) {
+    RuntimeState::KernelView kernel;
+    for (int i = 0; i < 1000; ++i) {
+        Prefix prefix = P("10.0.0.0");
+        prefix.address.bytes[2] = static_cast<std::uint8_t>(i >> 8);
+        prefix.address.bytes[3] = static_cast<std::uint8_t>(i & 0xff);
+        prefix.length = 32;
+        auto left = std::chrono::milliseconds((i < 400 ? 10 : 100) * 1000);
+        kernel.bans.push_back({prefix, std::chrono::milliseconds(3600000), left});
+    }
+    EXPECT_EQ(state_.restore({}, kernel), 0u);
+    batcher_.flush();
+    EXPECT_TRUE(fake_.writes.empty());   // nothing to put back
+    EXPECT_EQ(state_.ban_records(), 0u);  // and nothing mirrored
+    EXPECT_EQ(state_.active_bans(), 1000u);
+    now_ += 11;
+    state_.expire_bans();
+    EXPECT_EQ(state_.active_bans(), 600u);
+    std::vector<kernel::ListedElement> listed(kernel.bans.begin() + 400, kernel.bans.end());
+    auto json = state_.bans_json(&listed);
+    ASSERT_EQ(json.size(), 600u);
+    EXPECT_EQ(json[0]["prefix"], "10.0.1.144");
+    EXPECT_EQ(json[0]["reason"], "adopted");
+    EXPECT_EQ(state_.bans_json().size(), 0u);  // without the kernel's listing: only histories
+    // Removing one of them (the kernel has it) leaves one fewer counted.
+    fake_.sets["ban4"][P("10.0.1.144")] = std::chrono::milliseconds(1);
+    std::optional<std::string> error;
+    ASSERT_TRUE(state_.remove_ban(P("10.0.1.144"), [&](const std::string* e) { if (e) error = *e; }));
+    batcher_.flush();
+    EXPECT_FALSE(error);
+    EXPECT_EQ(state_.active_bans(), 599u);
+    now_ += 100;
+    state_.expire_bans();
+    EXPECT_EQ(state_.active_bans(), 0u);
+}
+
+TEST_F(RuntimeStateTest, SplitLayoutSendsHostsToTheHashSetsAndPrefixesToTheIntervalSets) {
+    fake_.create_set("banp4");
+    fake_.create_set("banp6");
+    RuntimeConfig config = state_.config();
+    config.split_ban_sets = true;
+    state_.configure(config);
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "scan"));
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.0/24"), 60, "scan"));
+    ASSERT_TRUE(state_.add_ban(P("2001:db8::1"), 60, "scan"));
+    ASSERT_TRUE(state_.add_ban(P("2001:db8:1::/48"), 60, "scan"));
+    batcher_.flush();
+    ASSERT_EQ(fake_.writes.size(), 1u);
+    const auto& written = fake_.writes[0];
+    ASSERT_EQ(written.size(), 4u);
+    EXPECT_EQ(written[0].set, "ban4");
+    EXPECT_FALSE(written[0].interval);
+    EXPECT_EQ(written[1].set, "banp4");
+    EXPECT_TRUE(written[1].interval);
+    EXPECT_EQ(written[2].set, "ban6");
+    EXPECT_FALSE(written[2].interval);
+    EXPECT_EQ(written[3].set, "banp6");
+    EXPECT_TRUE(written[3].interval);
+    EXPECT_EQ(state_.active_bans(), 4u);  // a host inside a banned prefix is no overlap here
+    auto sets = state_.ban_sets();
+    ASSERT_EQ(sets.size(), 4u);
+    EXPECT_EQ(sets[2].name, "banp4");
+    EXPECT_FALSE(sets[0].interval);
+    ASSERT_TRUE(state_.remove_ban(P("198.51.100.7")));
+    batcher_.flush();
+    EXPECT_EQ(fake_.writes[1][0].set, "ban4");
+    EXPECT_EQ(fake_.writes[1][0].op, kernel::ElementOp::remove);
+    EXPECT_FALSE(fake_.writes[1][0].interval);
 }
 
 TEST_F(RuntimeStateTest, TransportFailureFailsEveryQueuedChange) {

@@ -25,6 +25,19 @@ TEST(Trw, FourStraightFailuresFlagAScannerThreeDoNot) {
     EXPECT_EQ(detector.stats().tracked, 0u);  // forgotten after detection: the caller bans it
 }
 
+TEST(Trw, DetectionListsTheFailedPortsOldestFirstWithoutTheSuccesses) {
+    TrwDetector detector;
+    EXPECT_FALSE(detector.observe(Contact{addr("203.0.113.7"), 17, 500, Outcome::success, ProbeKind::udp, 1}));
+    for (std::uint16_t port : {23, 25, 80, 110, 143})
+        if (auto detection = detector.observe(probe("203.0.113.7", port, Outcome::failure))) {
+            std::vector<ContactKey> expected{{6, 23}, {6, 25}, {6, 80}, {6, 110}, {6, 143}};
+            EXPECT_EQ(detection->failed_ports, expected);
+            EXPECT_EQ(detection->failed_probes, 5);
+            return;
+        }
+    ADD_FAILURE() << "five failures after one success must flag the source";
+}
+
 TEST(Trw, RetransmissionsToTheSamePortAreNotNewTrials) {
     TrwDetector detector;
     for (int i = 0; i < 50; ++i)

@@ -22,7 +22,8 @@ inline Report diagnose_file(const std::string& path, TrackerLimits limits = {}) 
     if (!reader) return {};
     Diagnoser diagnoser(limits);
     while (auto frame = (*reader)->next()) {
-        diagnoser.add_frame(frame->number, static_cast<double>(frame->seconds), frame->link_type, frame->data);
+        diagnoser.add_frame(frame->number, static_cast<double>(frame->seconds) + frame->nanoseconds * 1e-9,
+                            frame->link_type, frame->data);
     }
     EXPECT_FALSE((*reader)->error().has_value()) << (*reader)->error()->message;
     return diagnoser.finish(path, (*reader)->link_type_name());

@@ -339,6 +339,48 @@ TEST(L2tpRules, CallDisconnectedAfterConnectWithGeneralError) {
     EXPECT_EQ(session->outcome, Outcome::recovered);  // the tunnel came up, the call then failed
 }
 
+// A "normal" CDN (result 1) right after ICCN: with no PPP frame in the tunnel the call never
+// worked; with PPP frames in between it is an ordinary close.
+Report l2tp_call_closed_normally(bool with_ppp) {
+    Scenario s;
+    auto lac = [] { return std::move(PacketBuilder().ipv4(kClient, kServer).udp(1701, 1701)); };
+    auto lns = [] { return std::move(PacketBuilder().ipv4(kServer, kClient).udp(1701, 1701)); };
+    s.add(lac().l2tp(L2tpBuilder::control(0).message_type(1).avp(9, {0x00, 0x05})));
+    s.add(lns().l2tp(L2tpBuilder::control(5).message_type(2).avp(9, {0x00, 0x08})));
+    s.add(lac().l2tp(L2tpBuilder::control(8).message_type(3)));
+    s.add(lac().l2tp(L2tpBuilder::control(8).message_type(10).avp(14, {0x00, 0x21})));
+    s.add(lns().l2tp(L2tpBuilder::control(5, 0x21).message_type(11).avp(14, {0x00, 0x42})));
+    s.add(lac().l2tp(L2tpBuilder::control(8, 0x42).message_type(12)));
+    if (with_ppp) {
+        s.add(lac().l2tp(L2tpBuilder::data(8, 0x42, {0xff, 0x03, 0xc0, 0x21, 0x01, 0x01, 0x00, 0x04})));
+        s.add(lns().l2tp(L2tpBuilder::data(5, 0x21, {0xff, 0x03, 0xc0, 0x21, 0x02, 0x01, 0x00, 0x04})));
+    }
+    s.add(lns().l2tp(L2tpBuilder::control(5, 0x21).message_type(14).result_code(1)));
+    return s.run();
+}
+
+TEST(L2tpRules, CallClosedRightAfterIccnWithoutPppIsAFailure) {
+    Report report = l2tp_call_closed_normally(false);
+    const Session* session = find_session(report, "L2TP");
+    ASSERT_NE(session, nullptr);
+    const Finding* no_ppp = session->finding("l2tp-call-no-ppp");
+    ASSERT_NE(no_ppp, nullptr);
+    EXPECT_EQ(no_ppp->frames, (std::vector<std::uint64_t>{4, 6, 7}));
+    EXPECT_NE(no_ppp->summary.find("disconnected 1 s later"), std::string::npos) << no_ppp->summary;
+    EXPECT_EQ(session->outcome, Outcome::failed);
+    EXPECT_TRUE(report.any_failure());
+}
+
+TEST(L2tpRules, CallClosedAfterPppFramesIsANormalClose) {
+    Report report = l2tp_call_closed_normally(true);
+    const Session* session = find_session(report, "L2TP");
+    ASSERT_NE(session, nullptr);
+    EXPECT_FALSE(session->has_finding("l2tp-call-no-ppp"));
+    EXPECT_TRUE(session->has_finding("l2tp-call-closed"));
+    EXPECT_EQ(session->outcome, Outcome::established);
+    EXPECT_FALSE(report.any_failure());
+}
+
 // PPTP control connection helpers.
 PacketBuilder pptp_to_server(std::uint8_t flags = 0x18) {
     return std::move(PacketBuilder().ipv4(kClient, kServer).tcp(40000, 1723, flags));

@@ -91,19 +91,19 @@ TEST(Transaction, ExistingTableIsReplacedKeepingRuntimeSetsAndLiveCounters) {
     ASSERT_TRUE(tx) << tx.error().message;
     const std::string& s = tx->script;
 
-    // Every rule goes first, then maps/sets, then objects, then chains, then the new text.
+    // Every rule goes first, then maps/sets, then objects, then the new text. Both chains exist in
+    // the new table (the base chain with the same hook), so they are flushed and kept.
     std::size_t flush_input = position(s, "flush chain inet portcullis input\n");
     std::size_t flush_svc = position(s, "flush chain inet portcullis svc_ssh\n");
     std::size_t delete_map = position(s, "delete map inet portcullis services\n");
     std::size_t delete_set = position(s, "delete set inet portcullis mgmt4\n");
     std::size_t delete_helper = position(s, "delete ct helper inet portcullis pptp\n");
     std::size_t delete_counter = position(s, "delete counter inet portcullis accepted_old\n");
-    std::size_t delete_chain = position(s, "delete chain inet portcullis input\n");
     std::size_t new_text = position(s, "table inet portcullis {");
     EXPECT_LT(std::max(flush_input, flush_svc), std::min(delete_map, delete_set));
     EXPECT_LT(std::max(delete_map, delete_set), delete_helper);
-    EXPECT_LT(delete_counter, delete_chain);
-    EXPECT_LT(delete_chain, new_text);
+    EXPECT_LT(delete_counter, new_text);
+    EXPECT_EQ(s.find("delete chain"), std::string::npos);
 
     // Runtime sets and the still-defined counter are never deleted.
     EXPECT_EQ(s.find("delete set inet portcullis ban4"), std::string::npos);
@@ -112,7 +112,7 @@ TEST(Transaction, ExistingTableIsReplacedKeepingRuntimeSetsAndLiveCounters) {
     EXPECT_EQ(tx->kept_runtime_sets, (std::vector<std::string>{"ban4", "grant4_ssh"}));
     EXPECT_TRUE(tx->recreated_runtime_sets.empty());
     EXPECT_TRUE(tx->warnings.empty());
-    EXPECT_EQ(tx->prelude_lines, 9u);  // add table, 2 flushes, 2 set/map, 2 objects, 2 chains
+    EXPECT_EQ(tx->prelude_lines, 7u);  // add table, 2 flushes, 2 set/map, 2 objects
 }
 
 TEST(Transaction, IncompatibleRuntimeSetIsRecreatedWithAClearWarning) {
@@ -194,7 +194,7 @@ TEST(Apply, KernelRejectionCommitsNothingAndSaysWhere) {
     RecordingNftables nft;
     nft.table_text = std::string(kLive);
     nft.fail_when_script_contains = "set ban4";
-    nft.failure_message = "transaction:15:7-10: Error: Could not process rule: File exists";
+    nft.failure_message = "transaction:13:7-10: Error: Could not process rule: File exists";
     auto outcome = apply_table(nft, next_table());
     ASSERT_FALSE(outcome);
     EXPECT_TRUE(nft.committed.empty());
@@ -203,6 +203,77 @@ TEST(Apply, KernelRejectionCommitsNothingAndSaysWhere) {
     EXPECT_NE(message.find("nothing was changed"), std::string::npos);
     EXPECT_NE(message.find("table:6:7-10"), std::string::npos) << message;
     EXPECT_NE(message.find("different definition"), std::string::npos);
+}
+
+TEST(Transaction, ChainsGoneOrRehookedAreDeleted) {
+    auto next = next_table();
+    // svc_ssh disappears; input moves to another priority: both are deleted and input re-added.
+    next.table_text = "table inet portcullis {\n"
+                      "\tset ban4 { type ipv4_addr; flags interval,timeout; }\n"
+                      "\tchain input {\n\t\ttype filter hook input priority -10; policy drop;\n\t}\n"
+                      "}\n";
+    auto tx = build_replace(std::string(kLive), next);
+    ASSERT_TRUE(tx) << tx.error().message;
+    std::size_t delete_input = position(tx->script, "delete chain inet portcullis input\n");
+    position(tx->script, "delete chain inet portcullis svc_ssh\n");
+    EXPECT_LT(delete_input, tx->script.find("table inet portcullis {"));
+}
+
+TEST(Transaction, StaticSetsWithTheSameShapeAreUpdatedElementByElement) {
+    auto lister = [](const std::string& kind, const std::string& name) -> Result<std::string> {
+        if (kind == "set" && name == "mgmt4")
+            return std::string("table inet portcullis {\n\tset mgmt4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+                               "\t\telements = { 198.51.100.0/24 counter packets 3 bytes 180 comment \"old\" }\n"
+                               "\t}\n}\n");
+        if (kind == "map" && name == "services")
+            return std::string("table inet portcullis {\n\tmap services {\n\t\ttype inet_proto . inet_service : verdict\n"
+                               "\t\telements = { tcp . 22 : jump svc_ssh, tcp . 80 : jump svc_ssh comment \"web\" }\n\t}\n}\n");
+        return fail("no such set");
+    };
+    auto tx = build_replace(std::string(kLive), next_table(), lister);
+    ASSERT_TRUE(tx) << tx.error().message;
+    const std::string& s = tx->script;
+    // Kept: never deleted; only the vanished elements go, by key (the map's data left out).
+    EXPECT_EQ(s.find("delete set inet portcullis mgmt4"), std::string::npos);
+    EXPECT_EQ(s.find("delete map inet portcullis services"), std::string::npos);
+    position(s, "delete element inet portcullis mgmt4 { 198.51.100.0/24 }\n");
+    position(s, "delete element inet portcullis services { tcp . 80 }\n");
+    // Only the new element is sent; the compiled text's element lists of kept sets are blanked
+    // (same line count, so error locations still point into the compiled text).
+    // The addition stays in the declaration (an `add element` command would make nft fetch every
+    // element of the table first); the map's list is blanked: tcp . 22 is there already.
+    std::size_t add = position(s, "set mgmt4 { type ipv4_addr; flags interval; elements = { 192.0.2.10 } }");
+    EXPECT_LT(position(s, "delete element inet portcullis mgmt4"), add);
+    EXPECT_EQ(s.find("add element"), std::string::npos);
+    EXPECT_EQ(s.find("jump svc_ssh }"), std::string::npos);
+    const std::string text = next_table().table_text;
+    EXPECT_EQ(static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')) - tx->prelude_lines,
+              static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')));
+    EXPECT_EQ(tx->kept_static_sets, (std::vector<std::string>{"mgmt4", "services"}));
+    // A listing that fails falls back to re-creating the set.
+    auto failing = [](const std::string&, const std::string&) -> Result<std::string> { return fail("boom"); };
+    auto fallback = build_replace(std::string(kLive), next_table(), failing);
+    ASSERT_TRUE(fallback);
+    position(fallback->script, "delete set inet portcullis mgmt4\n");
+}
+
+TEST(TableText, ElementsParsedFromCompilerTextAndListingCompareEqual) {
+    auto compiled = scan_table("table inet t {\n\tset a {\n\t\ttype ipv4_addr . inet_service\n\t\tflags interval\n\t\tcounter\n"
+                               "\t\telements = {\n\t\t\t0.0.0.0/0 . 500 comment \"svc_a_accepted\",\n"
+                               "\t\t\t198.51.100.0/24 . 40000-40100 comment \"x, y\"\n\t\t}\n\t}\n}\n");
+    auto listed = scan_table("table inet t {\n\tset a {\n\t\ttype ipv4_addr . inet_service\n\t\tflags interval\n\t\tcounter\n"
+                             "\t\telements = { 0.0.0.0/0 . 500 counter packets 0 bytes 0 comment \"svc_a_accepted\",\n"
+                             "\t\t\t     198.51.100.0/24 . 40000-40100 counter packets 7 bytes 9 comment \"x, y\" }\n\t}\n}\n");
+    ASSERT_TRUE(compiled);
+    ASSERT_TRUE(listed);
+    auto a = set_elements(*compiled->find("set", "a"));
+    auto b = set_elements(*listed->find("set", "a"));
+    // Counter values are state, not identity; the comment (the counter's name) is identity.
+    EXPECT_EQ(a, (std::vector<std::string>{"0.0.0.0/0 . 500 comment \"svc_a_accepted\"",
+                                           "198.51.100.0/24 . 40000-40100 comment \"x, y\""}));
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(element_key("tcp . 48443 : 192.0.2.10 . 443"), "tcp . 48443");
+    EXPECT_EQ(element_key("0.0.0.0/0 . 500 comment \"svc_a_accepted\""), "0.0.0.0/0 . 500");
 }
 
 TEST(Flush, DeletesThePresentTableAndReportsAnAbsentOne) {

@@ -182,6 +182,27 @@ TEST(SimulateRuntime, NamedLogLimitIsATokenBucketInPacketTime) {
     EXPECT_EQ(sim->counter(compile::kCounterDefaultDropped).packets, 60u);
 }
 
+TEST(SimulateRuntime, OneNoisySourceSpendsItsOwnLogMeterNotTheSharedBudget) {
+    auto policy = load_policy("examples/gateway-ikev2.toml");
+    policy.detect.enabled = true;  // [detect] adds the per-source drop-log meters
+    auto created = Simulator::create(policy, {});
+    ASSERT_TRUE(created) << created.error().message;
+    auto sim = std::move(*created);
+    Feeder feed(*sim);
+    auto logs_from = [&](const char* source, double t, int packets) {
+        std::size_t logs = 0;
+        for (int i = 0; i < packets; ++i)
+            logs += feed(PacketBuilder().ethernet().ipv4(source, "203.0.113.1").tcp(2000 + i, 4444, kSyn), t).logs.size();
+        return logs;
+    };
+    // The noisy source gets its burst of 5 logged, then 2/s; the shared 10/s budget keeps the rest.
+    EXPECT_EQ(logs_from("198.51.100.66", 10.0, 3), 3u);
+    EXPECT_EQ(logs_from("198.51.100.66", 10.5, 100), 3u);  // 2 left of its burst + 1 refilled, then it binds
+    EXPECT_EQ(logs_from("198.51.100.66", 11.0, 100), 1u);  // 0.5 s at 2/s
+    // A scanner arriving during the noise still has its first four probes logged.
+    EXPECT_EQ(logs_from("203.0.113.200", 11.0, 4), 4u);
+}
+
 TEST(SimulateRuntime, FragmentsShareTheirDatagramsFate) {
     auto sim = make("examples/gateway-ikev2.toml", {});
     ASSERT_TRUE(sim);

@@ -79,25 +79,25 @@ std::vector<Case> cases() {
         c.steps.push_back({"banned ike", udp4("198.51.100.7", "203.0.113.1", 500, 500), 1000, Verdict::drop,
                            Path::forward, "forward_filter", "@ban4", "198.51.100.0/24", "192.0.2.10:500", "new"});
         c.steps.push_back({"other source", udp4("203.0.113.50", "203.0.113.1", 500, 500), 1001,
-                           Verdict::accept, Path::forward, "svc_vpn", "accept", "500 : jump svc_vpn",
+                           Verdict::accept, Path::forward, "forward_filter", "@accept4_forward_udp accept", "0.0.0.0/0 . 500",
                            "192.0.2.10:500", "new"});
         c.steps.push_back({"ban expired", udp4("198.51.100.7", "203.0.113.1", 500, 500), 1061, Verdict::accept,
-                           Path::forward, "svc_vpn", "accept", "", "192.0.2.10:500", "new"});
+                           Path::forward, "forward_filter", "@accept4_forward_udp", "", "192.0.2.10:500", "new"});
         all.push_back(std::move(c));
     }
     {
         Case c{"allow_from: inside accepted, outside dropped", "examples/gateway-dualstack.toml", {}, {}};
         c.steps.push_back({"files from allowed /24", tcp4("198.51.100.5", "203.0.113.1", 41000, 21), -1,
-                           Verdict::accept, Path::forward, "svc_files", "ip saddr 198.51.100.0/24",
-                           "21 : jump svc_files", "192.0.2.30:21", "new"});
+                           Verdict::accept, Path::forward, "forward_filter", "ip saddr . ct original proto-dst @accept4_forward_tcp",
+                           "198.51.100.0/24 . 21", "192.0.2.30:21", "new"});
         c.steps.push_back({"files high port range", tcp4("198.51.100.5", "203.0.113.1", 41001, 40050), -1,
-                           Verdict::accept, Path::forward, "svc_files", "accept", "40000-40100",
+                           Verdict::accept, Path::forward, "forward_filter", "accept", "198.51.100.0/24 . 40000-40100",
                            "192.0.2.30:40050", "new"});
         c.steps.push_back({"files from outside", tcp4("203.0.113.99", "203.0.113.1", 41002, 21), -1,
-                           Verdict::drop, Path::forward, "deny_service", "drop", "jump svc_files",
+                           Verdict::drop, Path::forward, "deny_service", "drop", "",
                            "192.0.2.30:21", "new"});
         c.steps.push_back({"single-address allow", udp4("198.51.100.200", "203.0.113.1", 3000, 161), -1,
-                           Verdict::accept, Path::forward, "svc_monitoring", "ip saddr 198.51.100.200", "",
+                           Verdict::accept, Path::forward, "forward_filter", "@accept4_forward_udp", "198.51.100.200 . 161",
                            "192.0.2.40:161", ""});
         c.steps.push_back({"not the wan address: no dnat, forward default", udp4("198.51.100.200", "203.0.113.77", 3000, 161), -1,
                            Verdict::drop, Path::forward, "deny_closed", "drop", "", "", "new"});
@@ -106,7 +106,7 @@ std::vector<Case> cases() {
     {
         Case c{"IPv6: dual-stack gateway", "examples/gateway-dualstack.toml", {}, {}};
         c.steps.push_back({"wg6 from allowed prefix", udp6("2001:db8:200::5", "2001:db8::1", 50000, 51820), -1,
-                           Verdict::accept, Path::forward, "svc_wg6", "@allow6_wg6", "2001:db8:200::/40",
+                           Verdict::accept, Path::forward, "forward_filter", "@accept6_forward_udp", "2001:db8:200::/40 . 51820",
                            "[2001:db8:100::10]:51820", "new"});
         c.steps.push_back({"wg6 from elsewhere", udp6("2001:db8:999::5", "2001:db8::1", 50000, 51820), -1,
                            Verdict::drop, Path::forward, "deny_service", "drop", "", "[2001:db8:100::10]:51820",
@@ -132,11 +132,11 @@ std::vector<Case> cases() {
         c.steps.push_back({"udp closed port: icmp", udp4("198.51.100.7", "203.0.113.1", 40000, 9999), -1,
                            Verdict::reject, Path::input, "deny_closed", "icmpx admin-prohibited", "", "", "new"});
         c.steps.push_back({"sstp open", tcp4("198.51.100.7", "203.0.113.1", 40001, 443), -1, Verdict::accept,
-                           Path::input, "svc_sstp", "accept", "tcp . 443 : jump svc_sstp", "", "new"});
+                           Path::input, "input_filter", "@accept4_local_tcp accept", "0.0.0.0/0 . 443", "", "new"});
         c.steps.push_back({"ack before the syn-ack is invalid", tcp4("198.51.100.7", "203.0.113.1", 40001, 443, kAck), -1,
                            Verdict::drop, Path::input, "input_filter", "ct state invalid", "", "", "invalid"});
         c.steps.push_back({"syn retransmit is still new", tcp4("198.51.100.7", "203.0.113.1", 40001, 443), -1,
-                           Verdict::accept, Path::input, "svc_sstp", "accept", "", "", "new"});
+                           Verdict::accept, Path::input, "input_filter", "@accept4_local_tcp", "", "", "new"});
         all.push_back(std::move(c));
     }
     {
@@ -148,7 +148,7 @@ std::vector<Case> cases() {
         c.steps.push_back({"protocol 253 dropped", proto4("198.51.100.7", "203.0.113.1", 253), -1, Verdict::drop,
                            Path::input, "deny_closed", "drop", "", "", "new"});
         c.steps.push_back({"wireguard open", udp4("198.51.100.7", "203.0.113.1", 40000, 51820), -1,
-                           Verdict::accept, Path::input, "svc_wg", "accept", "udp . 51820 : jump svc_wg", "", "new"});
+                           Verdict::accept, Path::input, "input_filter", "@accept4_local_udp", "0.0.0.0/0 . 51820", "", "new"});
         c.steps.push_back({"stray tcp ack is invalid", tcp4("198.51.100.8", "203.0.113.1", 40000, 443, kAck), -1,
                            Verdict::drop, Path::input, "input_filter", "ct state invalid", "", "", "invalid"});
         all.push_back(std::move(c));
