@@ -73,6 +73,7 @@ std::string flood_set(Family family, const std::string& service_name, const std:
 std::string flood_counter(const std::string& service_name, const std::string& what) {
     return ir::identifier("flood_", service_name) + "_" + what;
 }
+std::string spa_rate_set(Family family) { return family == Family::ipv4 ? "spa4_rate" : "spa6_rate"; }
 std::string knock_log_prefix(const std::string& service_name) {
     return std::string(kLogPrefixKnock) + service_name + " ";
 }
@@ -229,6 +230,7 @@ public:
         table_.family = kTableFamily;
         table_.name = kTableName;
         plan_services();
+        add_spa();
         add_objects();
         add_sets();
         add_service_chains();
@@ -701,6 +703,45 @@ private:
             chain.rules.push_back({{}, {count(dropped), deny}, {}});
             table_.chains.push_back(std::move(chain));
         }
+    }
+
+    // SPA (guard = "spa"): the [spa] UDP port goes through the input chain's port map (after bans,
+    // like any local port) to chain spa_intake: a per-source rate limit (a dynamic limiter set per
+    // family), then the whole packet is logged to the dedicated NFLOG group and dropped. The daemon
+    // verifies it from NFLOG and opens the service's grant sets, exactly like `grants add`. Nothing
+    // answers on the port (no socket, so no ICMP port unreachable), in host and gateway mode alike.
+    // Adds its own port-map entry, counters, sets and chain; called once from build().
+    void add_spa() {
+        if (!policy_.spa) return;
+        if (std::none_of(policy_.services.begin(), policy_.services.end(),
+                         [](const policy::Service& s) { return s.guard == policy::Guard::spa; }))
+            return;
+        const auto& spa = *policy_.spa;
+        local_ports_.push_back({static_cast<std::uint8_t>(IpProtocol::udp), PortRange{spa.port, spa.port},
+                                jump(kChainSpaIntake)});
+        table_.counters.push_back({kCounterSpaReceived});
+        table_.counters.push_back({kCounterSpaRateLimited});
+        ir::Chain chain;
+        chain.name = kChainSpaIntake;
+        for (auto family : {Family::ipv4, Family::ipv6}) {
+            ir::Set limiter;
+            limiter.name = spa_rate_set(family);
+            limiter.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+            limiter.flags.dynamic = true;
+            limiter.flags.timeout = true;
+            limiter.timeout_seconds = 60;  // a source silent for a minute is forgotten
+            table_.sets.push_back(std::move(limiter));
+            chain.rules.push_back(
+                {{ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}},
+                  ir::SetUpdate{ir::SetUpdate::Op::update, spa_rate_set(family),
+                                {family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr}, std::nullopt,
+                                ir::LimitRate{spa.per_source_per_second, spa.burst_packets, true}}},
+                 {count(kCounterSpaRateLimited), drop()},
+                 "spa over the per-source limit"});
+        }
+        chain.rules.push_back(
+            {{}, {count(kCounterSpaReceived), ir::Log{spa.log_group, kLogPrefixSpa}, drop()}, "spa to the daemon"});
+        table_.chains.push_back(std::move(chain));
     }
 
     static const policy::Knock* knock_of(const policy::Service& service) {

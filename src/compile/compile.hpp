@@ -79,6 +79,16 @@ std::string knock_stage_set(Family family, const std::string& service_name, std:
 std::string knock_counter(const std::string& service_name, const std::string& what);
 std::string knock_log_prefix(const std::string& service_name);
 
+// SPA (guard = "spa"): the [spa] UDP port jumps to chain "spa_intake", which rate-limits per source
+// (limiter sets "spa4_rate"/"spa6_rate", flags dynamic,timeout; over-limit counted in
+// "spa_rate_limited"), then counts ("spa_received"), logs the whole packet to [spa] log_group with
+// this prefix, and drops it. The daemon reads SPA from that group; the port never answers.
+inline constexpr const char* kChainSpaIntake = "spa_intake";
+inline constexpr const char* kCounterSpaReceived = "spa_received";
+inline constexpr const char* kCounterSpaRateLimited = "spa_rate_limited";
+inline constexpr const char* kLogPrefixSpa = "portcullis spa ";
+std::string spa_rate_set(Family family);
+
 // Flood control (issue 5): per-source limiter sets "flood4_<svc>_<what>" / "flood6_<svc>_<what>"
 // (flags dynamic,timeout), counters "flood_<svc>_<what>" (what: ike_init, ike_init_global);
 // over-limit packets go to chain "flood_drop", logged (limiter "flood_log") with this prefix.

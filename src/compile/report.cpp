@@ -164,6 +164,18 @@ json service_json(const policy::Policy& policy, const policy::Service& service) 
                 knock_counter(service.name, "step"), knock_counter(service.name, "reset"),
                 knock_counter(service.name, "granted")));
         }
+        if (service.guard == policy::Guard::spa && policy.spa) {
+            std::string keys;
+            for (const auto& key : policy.spa->keys)
+                if (std::find(key.services.begin(), key.services.end(), service.name) != key.services.end())
+                    keys += (keys.empty() ? "" : ", ") + key.name + " (up to " +
+                            ir::render_duration(key.max_open_seconds) + ")";
+            notes.push_back(fmt::format(
+                "opened by a verified fwknop SPA packet to udp/{} from keys {}; SPA packets are rate-limited, "
+                "logged to NFLOG group {} and dropped in chain {} (the daemon `portcullis run` verifies them)",
+                policy.spa->port, keys.empty() ? std::string("(none)") : keys, policy.spa->log_group,
+                kChainSpaIntake));
+        }
     } else {
         out["grant_sets"] = json::array();
     }

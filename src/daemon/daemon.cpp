@@ -24,7 +24,9 @@
 #include "daemon/runtime_state.hpp"
 #include "daemon/scan_detection.hpp"
 #include "daemon/set_batcher.hpp"
+#include "daemon/spa_intake.hpp"
 #include "daemon/state_file.hpp"
+#include "daemon/state_writer.hpp"
 #include "intake/nflog_reader.hpp"
 #include "kernel/netlink_element_counters.hpp"
 #include "kernel/confirm.hpp"
@@ -73,10 +75,13 @@ private:
     RuntimeConfig runtime_config(const Loaded& loaded) const;
     std::vector<std::string> grant_services() const;
     Result<void> open_nflog(const policy::Policy& policy);
+    Result<void> open_spa_nflog();
     void configure_detection(const policy::Policy& policy);
     void schedule_flush();
+    void flush_now();
     void reconcile();
     void save_state(bool force);
+    void configure_spa();
     Result<void> reload(const char* trigger);
     std::string handle(std::string_view line);
     nlohmann::json status() const;
@@ -95,6 +100,10 @@ private:
     std::unique_ptr<ControlServer> control_;
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
+    std::unique_ptr<SpaIntake> spa_;
+    std::unique_ptr<StateWriter> state_writer_;
+    bool state_write_failed_ = false;
+    std::unique_ptr<intake::NflogReader> spa_nflog_;  // the [spa] log_group, unbatched
     DropSummary drops_;
     std::unique_ptr<ScanDetection> scan_;
     std::unique_ptr<ConntrackEvents> conntrack_;
@@ -180,6 +189,7 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
 }
 
 Result<void> Daemon::open_nflog(const policy::Policy& policy) {
+    if (auto spa = open_spa_nflog(); !spa) return spa;
     std::vector<std::uint16_t> groups;
     if (policy.logging.drop_group) groups.push_back(*policy.logging.drop_group);
     if (nflog_ && nflog_->groups() == groups) return {};
@@ -207,6 +217,36 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
             reported_lost_ = counters.lost;
         }
     });
+}
+
+// SPA has its own NFLOG socket, unbatched: the kernel hands each packet over at once instead of
+// holding it up to 10 ms for company, and the grant goes out without the coalescing delay.
+Result<void> Daemon::open_spa_nflog() {
+    std::optional<std::uint16_t> group = spa_ ? spa_->group() : std::nullopt;
+    if (spa_nflog_ && group && spa_nflog_->groups() == std::vector<std::uint16_t>{*group}) return {};
+    if (spa_nflog_) {
+        loop_->remove(spa_nflog_->fd());
+        spa_nflog_.reset();
+    }
+    if (!group) return {};
+    auto reader = intake::NflogReader::open({*group}, 2048, 1024 * 1024, 1);
+    if (!reader) return tl::unexpected(reader.error());
+    spa_nflog_ = std::move(*reader);
+    spa_nflog_->dispatcher().add_observer(spa_.get());
+    return loop_->add(spa_nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
+        spa_nflog_->on_readable();
+        // SPA packets are rate-limited per source in the kernel, so flushing per wake-up cannot
+        // turn into a storm of netlink batches.
+        if (spa_->take_granted()) flush_now();
+        // Remembered packets are written at once (after the grant, which is what the sender
+        // waits for), so a restart cannot reopen them.
+        if (spa_->replay_dirty()) save_state(true);
+    });
+}
+
+void Daemon::flush_now() {
+    auto report = batcher_->flush();
+    if (!report.transport_error.empty()) events_.emit(event::kKernelError, {{"error", report.transport_error}});
 }
 
 // Scan detection follows the policy: its settings, and the conntrack NEW subscription that feeds
@@ -258,16 +298,38 @@ void Daemon::reconcile() {
 }
 
 void Daemon::save_state(bool force) {
-    if (!runtime_->state_dirty()) return;
+    if (auto error = state_writer_->take_error()) {
+        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", *error}});
+        state_write_failed_ = true;  // written again at the next chance, changed or not
+    }
+    bool spa_dirty = spa_ && spa_->replay_dirty();
+    if (!runtime_->state_dirty() && !spa_dirty && !state_write_failed_) return;
     auto now = std::chrono::steady_clock::now();
     if (!force && now - last_save_ < options_.state_save_period) return;
     last_save_ = now;
-    auto saved = save_state_file(options_.state_file, runtime_->export_state());
-    if (!saved) {
-        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", saved.error().message}});
-        return;
-    }
+    DaemonState state = runtime_->export_state();
+    if (spa_ && spa_->replay_entries() > 0) state.spa_replay = spa_->replay_json();
+    // Serialized here, written (fsync and all) by the writer thread: the loop never waits on the disk.
+    state_writer_->submit(serialize_state(state));
+    state_write_failed_ = false;
     runtime_->mark_saved();
+    if (spa_) spa_->mark_saved();
+}
+
+void Daemon::configure_spa() {
+    if (!spa_) {
+        spa_ = std::make_unique<SpaIntake>(
+            events_,
+            [this](const Address& address, const std::string& service, std::uint32_t seconds,
+                   std::function<void(const std::string*)> done) {
+                return runtime_->add_grant(address, service, seconds, std::move(done));
+            },
+            unix_now);
+    }
+    if (auto configured = spa_->configure(current_->policy); !configured) {
+        events_.emit(event::kConfigError, {{"error", configured.error().message}});
+        fmt::print(stderr, "warning: {}\n", configured.error().message);
+    }
 }
 
 Result<void> Daemon::reload(const char* trigger) {
@@ -304,6 +366,7 @@ Result<void> Daemon::reload(const char* trigger) {
     last_reload_error_.clear();
     runtime_->configure(runtime_config(*loaded));
     current_ = std::move(*loaded);
+    configure_spa();
     if (auto opened = open_nflog(current_->policy); !opened)
         events_.emit(event::kConfigError, {{"error", "NFLOG: " + opened.error().message}});
     configure_detection(current_->policy);
@@ -345,6 +408,12 @@ nlohmann::json Daemon::status() const {
                         {"lost", counters.lost},
                         {"malformed", counters.malformed()}};
     }
+    if (spa_ && spa_->enabled())
+        out["spa"] = {{"group", *spa_->group()},
+                      {"outcomes", spa_->outcomes()},
+                      {"replay_entries", spa_->replay_entries()},
+                      {"nflog_packets", spa_nflog_ ? spa_nflog_->dispatcher().counters().packets : 0},
+                      {"nflog_overruns", spa_nflog_ ? spa_nflog_->dispatcher().counters().overruns : 0}};
     const auto trw = scan_->trw_stats();
     out["detect"] = {{"enabled", scan_->enabled()},
                      {"tracked_sources", trw.tracked},
@@ -541,6 +610,25 @@ std::string Daemon::metrics() {
     histogram("portcullis_netlink_flush_elements", "Element changes per flush", batcher_->flush_sizes());
     histogram("portcullis_netlink_flush_seconds", "Latency of one flush (all its batches and ACKs)",
               batcher_->flush_seconds());
+    if (spa_) {
+        text.family("portcullis_spa_packets_total", "counter",
+                    "SPA packets by outcome (granted, or the reason they were refused)");
+        for (const auto& [outcome, packets] : spa_->outcomes())
+            text.sample("portcullis_spa_packets_total", {{"outcome", outcome}}, static_cast<double>(packets));
+        const intake::NflogCounters none;
+        const auto& spa_nflog = spa_nflog_ ? spa_nflog_->dispatcher().counters() : none;
+        text.family("portcullis_spa_nflog_packets_total", "counter", "Packets read from the SPA NFLOG group");
+        text.sample("portcullis_spa_nflog_packets_total", static_cast<double>(spa_nflog.packets));
+        text.family("portcullis_spa_nflog_overruns_total", "counter", "SPA NFLOG socket overruns (ENOBUFS)");
+        text.sample("portcullis_spa_nflog_overruns_total", static_cast<double>(spa_nflog.overruns));
+        text.family("portcullis_spa_replay_entries", "gauge", "Packets remembered by the SPA replay cache");
+        text.sample("portcullis_spa_replay_entries", static_cast<double>(spa_->replay_entries()));
+        text.family("portcullis_spa_grant_failures_total", "counter", "SPA grants the kernel refused");
+        text.sample("portcullis_spa_grant_failures_total", static_cast<double>(spa_->grant_failures()));
+        text.family("portcullis_spa_suppressed_events_total", "counter",
+                    "spa_rejected events not emitted (over the per-second event limit; still counted above)");
+        text.sample("portcullis_spa_suppressed_events_total", static_cast<double>(spa_->suppressed_events()));
+    }
     text.family("portcullis_control_requests_total", "counter", "Control socket requests");
     text.sample("portcullis_control_requests_total", static_cast<double>(control_ ? control_->requests() : 0));
     return text.text();
@@ -599,11 +687,13 @@ int Daemon::run() {
     }
     batcher_ = std::make_unique<SetBatcher>(*writer_);
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);
+    state_writer_ = std::make_unique<StateWriter>(options_.state_file);
     runtime_->configure(runtime_config(*loaded));
     scan_ = std::make_unique<ScanDetection>(*runtime_, events_, unix_now, [this] {
         return std::uniform_real_distribution<double>(0.0, 1.0)(jitter_random_);
     });
     current_ = std::move(*loaded);
+    configure_spa();
 
     // Reconcile: what the kernel holds (a previous daemon's grants and bans survive it) plus
     // what the state file remembers (a reboot emptied the sets).
@@ -614,6 +704,11 @@ int Daemon::run() {
         events_.emit(event::kStateError, fields);
         fmt::print(stderr, "warning: state file unusable, starting without it: {}{}\n", *state.problem,
                    state.kept_aside ? " (kept as " + *state.kept_aside + ")" : "");
+    }
+    if (state.state.spa_replay) {
+        if (auto replay = spa_->load_replay(*state.state.spa_replay, unix_now()); !replay)
+            events_.emit(event::kStateError, {{"file", options_.state_file},
+                                              {"error", "spa_replay: " + replay.error().message}});
     }
     // The ban sets are not listed: a netlink dump restarts the kernel's set walk for every reply,
     // so listing 1M bans takes minutes. Saved running bans are simply re-added (an identical
@@ -683,11 +778,7 @@ int Daemon::run() {
     }
     configure_detection(current_->policy);
 
-    auto flush_timer = loop_->once([this] {
-        auto report = batcher_->flush();
-        if (!report.transport_error.empty())
-            events_.emit(event::kKernelError, {{"error", report.transport_error}});
-    });
+    auto flush_timer = loop_->once([this] { flush_now(); });
     auto reconcile_timer = loop_->every(options_.reconcile_period, [this] {
         reconcile();
         save_state(false);
@@ -713,7 +804,9 @@ int Daemon::run() {
                                    {"state_file", options_.state_file},
                                    {"kernel_grants", kernel_grants},
                                    {"restored_bans", readded - restored.failures.size()},
-                                   {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}}});
+                                   {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}},
+                                   {"spa_nflog_group", spa_nflog_ ? nlohmann::json(spa_nflog_->groups().front())
+                                                                  : nlohmann::json(nullptr)}});
     sd_notify(0, "READY=1");
     notify_status();
 
@@ -722,6 +815,9 @@ int Daemon::run() {
     sd_notify(0, "STOPPING=1");
     batcher_->flush();
     save_state(true);
+    state_writer_->drain();  // the last state is on disk before we say we stop
+    if (auto error = state_writer_->take_error())
+        events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", *error}});
     events_.emit(event::kStopping, {{"flush_on_exit", options_.flush_on_exit},
                                     {"signal", stop_requested}});
     control_.reset();

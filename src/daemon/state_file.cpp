@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <vector>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -27,7 +28,9 @@ std::string serialize_state(const DaemonState& state) {
                            prefix, ban.banned_at, ban.expires_at, ban.offences, ban.last_duration,
                            nlohmann::json(ban.reason).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
-    out += state.bans.empty() ? "]\n}\n" : "\n ]\n}\n";
+    out += state.bans.empty() ? "]" : "\n ]";
+    if (state.spa_replay) out += ",\n \"spa_replay\": " + *state.spa_replay;
+    out += "\n}\n";
     return out;
 }
 
@@ -44,19 +47,34 @@ public:
     std::optional<std::int64_t> version;
     bool saw_bans = false;
 
-    bool null() override { return scalar(Scalar::other, 0, nullptr); }
-    bool boolean(bool) override { return scalar(Scalar::other, 0, nullptr); }
-    bool number_integer(number_integer_t value) override { return scalar(Scalar::integer, value, nullptr); }
+    bool null() override { return capturing() ? captured(nlohmann::json(nullptr)) : scalar(Scalar::other, 0, nullptr); }
+    bool boolean(bool value) override {
+        return capturing() ? captured(nlohmann::json(value)) : scalar(Scalar::other, 0, nullptr);
+    }
+    bool number_integer(number_integer_t value) override {
+        return capturing() ? captured(nlohmann::json(value)) : scalar(Scalar::integer, value, nullptr);
+    }
     bool number_unsigned(number_unsigned_t value) override {
+        if (capturing()) return captured(nlohmann::json(value));
         if (value > static_cast<number_unsigned_t>(INT64_MAX)) return scalar(Scalar::too_big, 0, nullptr);
         return scalar(Scalar::integer, static_cast<std::int64_t>(value), nullptr);
     }
-    bool number_float(number_float_t, const string_t&) override { return scalar(Scalar::other, 0, nullptr); }
-    bool string(string_t& value) override { return scalar(Scalar::text, 0, &value); }
-    bool binary(binary_t&) override { return scalar(Scalar::other, 0, nullptr); }
+    bool number_float(number_float_t value, const string_t&) override {
+        return capturing() ? captured(nlohmann::json(value)) : scalar(Scalar::other, 0, nullptr);
+    }
+    bool string(string_t& value) override {
+        return capturing() ? captured(nlohmann::json(value)) : scalar(Scalar::text, 0, &value);
+    }
+    bool binary(binary_t&) override { return capturing() ? captured(nlohmann::json(nullptr)) : scalar(Scalar::other, 0, nullptr); }
 
     bool start_object(std::size_t) override {
+        if (capturing()) return capture_open('{');
         if (skipping_) return ++skipping_, true;
+        if (level_ == Level::root && key_ == "spa_replay") {
+            // The SPA replay cache (small) is kept as JSON text for auth::ReplayCache::from_json.
+            capture_.clear();
+            return capture_open('{');
+        }
         switch (level_) {
             case Level::document: level_ = Level::root; return true;
             case Level::root:
@@ -73,6 +91,7 @@ public:
         return true;
     }
     bool end_object() override {
+        if (capturing()) return capture_close('}');
         if (skipping_) return --skipping_, true;
         if (level_ == Level::ban) {
             if (!has_prefix_) return shape_error(where() + ".prefix: missing or not a string");
@@ -86,7 +105,9 @@ public:
         return true;
     }
     bool start_array(std::size_t) override {
+        if (capturing()) return capture_open('[');
         if (skipping_) return ++skipping_, true;
+        if (level_ == Level::root && key_ == "spa_replay") return shape_error("spa_replay: expected an object");
         switch (level_) {
             case Level::document: return shape_error("expected a JSON object at the top level");
             case Level::root:
@@ -103,11 +124,20 @@ public:
         return true;
     }
     bool end_array() override {
+        if (capturing()) return capture_close(']');
         if (skipping_) return --skipping_, true;
         if (level_ == Level::bans) level_ = Level::root;
         return true;
     }
     bool key(string_t& value) override {
+        if (capturing()) {
+            if (!capture_first_.back()) capture_ += ',';
+            capture_first_.back() = false;
+            capture_ += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+            capture_ += ':';
+            capture_after_key_ = true;
+            return true;
+        }
         if (!skipping_) key_ = value;
         return true;
     }
@@ -117,6 +147,36 @@ public:
 
 private:
     enum class Level { document, root, bans, ban };
+
+    // Re-emits the events inside "spa_replay" as JSON text (the object is small; bans stay streamed).
+    bool capturing() const { return !capture_first_.empty(); }
+    void capture_separator() {
+        if (capture_after_key_) {
+            capture_after_key_ = false;
+            return;
+        }
+        if (!capture_first_.empty()) {
+            if (!capture_first_.back()) capture_ += ',';
+            capture_first_.back() = false;
+        }
+    }
+    bool captured(const nlohmann::json& value) {
+        capture_separator();
+        capture_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        return true;
+    }
+    bool capture_open(char bracket) {
+        capture_separator();
+        capture_ += bracket;
+        capture_first_.push_back(true);
+        return true;
+    }
+    bool capture_close(char bracket) {
+        capture_ += bracket;
+        capture_first_.pop_back();
+        if (!capturing()) state_.spa_replay = std::move(capture_);
+        return true;
+    }
     enum class Scalar { integer, too_big, text, other };
 
     std::string where() const { return "bans[" + std::to_string(index_) + "]"; }
@@ -142,6 +202,8 @@ private:
                     version = value;
                 } else if (key_ == "bans") {
                     return shape_error("bans: missing or not an array");
+                } else if (key_ == "spa_replay") {
+                    return shape_error("spa_replay: expected an object");
                 }
                 return true;
             case Level::bans: return shape_error(where() + ": expected an object");
@@ -184,6 +246,9 @@ private:
     Level level_ = Level::document;
     std::size_t skipping_ = 0;  // depth inside a value we do not read
     std::string key_;
+    std::string capture_;
+    std::vector<bool> capture_first_;  // per open container inside spa_replay: no element yet
+    bool capture_after_key_ = false;
     BanRecord ban_;
     bool has_prefix_ = false, has_expires_ = false;
     std::size_t index_ = 0;
@@ -235,7 +300,10 @@ StateLoad load_state_file(const std::string& path, std::int64_t now) {
 }
 
 Result<void> save_state_file(const std::string& path, const DaemonState& state) {
-    std::string text = serialize_state(state);
+    return write_state_text(path, serialize_state(state));
+}
+
+Result<void> write_state_text(const std::string& path, const std::string& text) {
     std::filesystem::path target(path);
     std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : ".";
     std::string temporary = path + ".tmp";

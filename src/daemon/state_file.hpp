@@ -25,6 +25,9 @@ struct BanRecord {
 
 struct DaemonState {
     std::vector<BanRecord> bans;
+    // The SPA replay cache (auth::ReplayCache::to_json() text), stored as a JSON object under
+    // "spa_replay" so a restart does not reopen the window for captured packets. Empty: none.
+    std::optional<std::string> spa_replay;
 };
 
 inline constexpr int kStateVersion = 1;
@@ -44,5 +47,7 @@ struct StateLoad {
 StateLoad load_state_file(const std::string& path, std::int64_t now);
 
 Result<void> save_state_file(const std::string& path, const DaemonState& state);
+// The write half of save_state_file: serialize_state() text to PATH, atomically.
+Result<void> write_state_text(const std::string& path, const std::string& text);
 
 }  // namespace portcullis::daemon

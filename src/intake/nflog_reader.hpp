@@ -86,10 +86,13 @@ private:
 
 class NflogReader {
 public:
-    // copy_bytes: how much of each packet the kernel copies to us.
+    // copy_bytes: how much of each packet the kernel copies to us. batch_packets: the kernel packs
+    // up to this many packets per message, flushed after 10 ms at the latest; 1 delivers every
+    // packet at once (SPA: its sender is waiting to connect).
     static Result<std::unique_ptr<NflogReader>> open(const std::vector<std::uint16_t>& groups,
                                                      std::uint32_t copy_bytes = 2048,
-                                                     std::size_t receive_buffer = 4 * 1024 * 1024);
+                                                     std::size_t receive_buffer = 4 * 1024 * 1024,
+                                                     std::uint32_t batch_packets = 32);
     ~NflogReader();
     NflogReader(const NflogReader&) = delete;
     NflogReader& operator=(const NflogReader&) = delete;

@@ -259,6 +259,11 @@ void check_policy(const Policy& policy, const PolicyNotes& notes, Diagnostics& d
             }
         }
     }
+    // The SPA port is dispatched like a service port (to the SPA log-and-drop chain).
+    if (policy.spa && std::any_of(policy.services.begin(), policy.services.end(),
+                                  [](const Service& s) { return s.guard == Guard::spa; }))
+        claims.push_back({PortSpec{IpProtocol::udp, PortRange{policy.spa->port, policy.spa->port}, policy.spa->port_where},
+                          "[spa] port", SIZE_MAX - 1});
     check_overlaps(std::move(claims), diagnostics);
 
     if (policy.services.empty() && diagnostics.error_count() == 0)

@@ -38,6 +38,7 @@ struct ServiceNotes {
     Location preset;
     Location forward_to;
     Location allow_from;
+    Location guard;  // where guard = "spa" was written (SPA cross-checks point at it)
     std::vector<Location> allow_from_entries;  // parallel to Service::allow_from
 };
 

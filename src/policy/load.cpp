@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "auth/spa_keys.hpp"
 #include "policy/diagnostics.hpp"
 #include "policy/presets.hpp"
 #include "policy/suggest.hpp"
@@ -36,7 +37,8 @@ using detail::Diagnostics;
 using detail::PolicyNotes;
 using detail::ServiceNotes;
 
-constexpr std::array<std::string_view, 5> kTopLevelKeys{"firewall", "runtime", "management", "service", "detect"};
+constexpr std::array<std::string_view, 6> kTopLevelKeys{"firewall", "runtime", "management", "service", "detect",
+                                                        "spa"};
 constexpr std::array<std::string_view, 8> kFirewallKeys{"mode",    "wan",        "lan",       "wan_address",
                                                         "default", "masquerade", "log_drops", "log_rate"};
 constexpr std::array<std::string_view, 2> kRuntimeKeys{"grant_timeout", "ban_timeout"};
@@ -51,6 +53,10 @@ constexpr std::array<std::string_view, 13> kServiceKeys{
     "drop_ikev1_aggressive"};
 constexpr std::array<std::string_view, 5> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
                                                      "log_group"};
+constexpr std::array<std::string_view, 6> kSpaKeys{"port", "window", "rate_limit", "rate_burst", "log_group", "key"};
+constexpr std::array<std::string_view, 9> kSpaKeyKeys{"name",     "key",      "hmac_key",
+                                                      "key_file", "key_stanza", "services",
+                                                      "max_open", "allow_embedded_address", "sources"};
 
 std::string in_quotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
@@ -101,6 +107,8 @@ public:
         read_management(root);
         read_services(root);
         read_detect(root);
+        read_spa(root);
+        check_spa();
     }
 
 private:
@@ -699,12 +707,13 @@ private:
 
         read_allow_from(table, label, service, notes);
 
-        static constexpr std::array<std::string_view, 3> kGuards{"none", "grant", "knock"};
-        if (const toml::node* guard = table.get("guard");
-            guard && guard->is_string() && guard->as_string()->get() == "spa") {
-            diag_.error(at(*guard), "guard \"spa\" is not available yet; expected \"none\", \"grant\" or \"knock\"");
-        } else if (auto value = choice(table, "guard", kGuards)) {
-            service.guard = *value == "grant" ? Guard::grant : *value == "knock" ? Guard::knock : Guard::none;
+        static constexpr std::array<std::string_view, 4> kGuards{"none", "grant", "knock", "spa"};
+        if (auto value = choice(table, "guard", kGuards)) {
+            service.guard = *value == "grant" ? Guard::grant
+                            : *value == "knock" ? Guard::knock
+                            : *value == "spa"   ? Guard::spa
+                                                : Guard::none;
+            if (service.guard == Guard::spa) notes.guard = at(*table.get("guard"));
         }
         read_knock(table, label, service);
         read_flood(table, service);
@@ -810,6 +819,236 @@ private:
         if (auto group = optional_integer(*knock_table, "log_group", 0, 65535, "an NFLOG group"))
             knock.log_group = static_cast<std::uint16_t>(*group);
         service.knock = std::move(knock);
+    }
+
+    // [spa] and its [[spa.key]] stanzas (issue 4). Cross-checks against the services follow in
+    // check_spa(), once every service has been read.
+    void read_spa(const toml::table& root) {
+        const toml::table* table = section(root, "spa");
+        if (!table) return;
+        Spa spa;
+        spa.where = at(*table);
+        check_keys(*table, kSpaKeys, "[spa]");
+        spa.port_where = spa.where;
+        if (auto port = optional_integer(*table, "port", 1, 65535, "the UDP port SPA packets arrive on")) {
+            spa.port = static_cast<std::uint16_t>(*port);
+            spa.port_where = at(*table->get("port"));
+        }
+        if (const toml::node* window = table->get("window")) {
+            std::uint32_t seconds = spa.window_seconds;
+            read_duration(*table, "window", seconds);
+            if (seconds < 10 || seconds > 3600)
+                diag_.error(at(*window), "window is " + std::to_string(seconds) +
+                                             "s; expected 10s-1h (how far a packet's timestamp may be from now)");
+            else
+                spa.window_seconds = seconds;
+        }
+        bool off = false;
+        if (auto rate = read_rate(*table, "rate_limit", false, off)) spa.per_source_per_second = *rate;
+        if (auto burst = optional_integer(*table, "rate_burst", 1, 100000, "packets above the rate"))
+            spa.burst_packets = static_cast<std::uint32_t>(*burst);
+        if (auto group = optional_integer(*table, "log_group", 0, 65535, "a dedicated NFLOG group for SPA packets"))
+            spa.log_group = static_cast<std::uint16_t>(*group);
+
+        std::map<std::string, Location, std::less<>> names;
+        if (const toml::node* keys = table->get("key")) {
+            const toml::array* array = keys->as_array();
+            if (!array) {
+                diag_.error(at(*keys), "key is " + describe(*keys) +
+                                           "; expected [[spa.key]] stanzas (double brackets: one per user)");
+            } else {
+                for (const auto& element : *array) {
+                    const toml::table* stanza = element.as_table();
+                    if (!stanza) {
+                        diag_.error(at(element), "spa key entry is " + describe(element) +
+                                                     "; expected a [[spa.key]] table");
+                        continue;
+                    }
+                    if (auto key = read_spa_key(*stanza, spa.keys.size() + 1, names)) spa.keys.push_back(std::move(*key));
+                }
+            }
+        }
+        if (spa.keys.empty() && !table->get("key"))
+            diag_.warning(spa.where, "[spa] has no [[spa.key]]: nobody can open an SPA-guarded service");
+        policy_.spa = std::move(spa);
+    }
+
+    std::optional<SpaKeyConfig> read_spa_key(const toml::table& table, std::size_t index,
+                                             std::map<std::string, Location, std::less<>>& names) {
+        SpaKeyConfig key;
+        key.where = at(table);
+        check_keys(table, kSpaKeyKeys, "[[spa.key]]");
+        bool ok = true;
+        std::string label = "spa key #" + std::to_string(index);
+        if (!table.get("name")) {
+            diag_.error(key.where, label + " has no name; expected name = \"...\" ([a-z0-9][a-z0-9_-]{0,31})");
+            ok = false;
+        } else if (auto name = optional_string(table, "name", "a name such as \"alice\"")) {
+            auto checked = check_service_name(name->text);
+            if (!checked) {
+                std::string message = checked.error().message;
+                if (message.rfind("service name", 0) == 0) message.replace(0, 12, "spa key name");
+                diag_.error(name->where, message);
+                ok = false;
+            } else if (auto seen = names.find(*checked); seen != names.end()) {
+                diag_.error(name->where, "duplicate spa key name " + in_quotes(*checked) + " (first used at line " +
+                                             std::to_string(seen->second.line) + "); expected unique names");
+                ok = false;
+            } else {
+                names.emplace(*checked, name->where);
+                key.name = *checked;
+                label = "spa key " + in_quotes(key.name);
+            }
+        } else {
+            ok = false;
+        }
+
+        auto inline_key = optional_string(table, "key", "the base64 KEY_BASE64 of `fwknop --key-gen`");
+        auto inline_hmac = optional_string(table, "hmac_key", "the base64 HMAC_KEY_BASE64 of `fwknop --key-gen`");
+        auto file = optional_string(table, "key_file", "the path of a key file (mode 0600)");
+        auto stanza = optional_string(table, "key_stanza", "the [stanza] of the key file to use");
+        if (file && (inline_key || inline_hmac)) {
+            diag_.error(file->where, label + " has both key_file and inline keys; expected one or the other");
+            ok = false;
+        } else if (file) {
+            std::filesystem::path path(file->text);
+            if (path.is_relative()) {
+                std::filesystem::path policy_dir = std::filesystem::path(policy_.source_path).parent_path();
+                if (!policy_dir.empty()) path = policy_dir / path;
+            }
+            auto material = auth::load_key_file(path.string(), stanza ? std::optional<std::string_view>(stanza->text)
+                                                                      : std::nullopt);
+            if (!material) {
+                diag_.error(file->where, "key_file: " + material.error().message);
+                ok = false;
+            } else {
+                key.key = std::move(material->key);
+                key.hmac_key = std::move(material->hmac_key);
+                key.key_file = path.string();
+            }
+        } else if (inline_key || inline_hmac) {
+            if (stanza) diag_.error(stanza->where, "key_stanza applies only with key_file");
+            if (!inline_key || !inline_hmac) {
+                diag_.error((inline_key ? inline_key : inline_hmac)->where,
+                            label + " has " + (inline_key ? "key but no hmac_key" : "hmac_key but no key") +
+                                "; expected both (an HMAC key is required)");
+                ok = false;
+            } else {
+                // Each key is checked on its own (beside a well-formed stand-in for the other) so
+                // that each error points at the value that is wrong.
+                auto material = auth::key_material_from_base64(inline_key->text, "AAAAAAAAAAAAAAAAAAAAAA==");
+                if (!material) {
+                    diag_.error(inline_key->where, "key: " + material.error().message +
+                                                       " (expected KEY_BASE64 as `fwknop --key-gen` prints it)");
+                    ok = false;
+                }
+                auto hmac = auth::key_material_from_base64("AA==", inline_hmac->text);
+                if (!hmac) {
+                    diag_.error(inline_hmac->where, "hmac_key: " + hmac.error().message +
+                                                        " (expected HMAC_KEY_BASE64 as `fwknop --key-gen` prints it)");
+                    ok = false;
+                }
+                if (material && hmac) {
+                    key.key = std::move(material->key);
+                    key.hmac_key = std::move(hmac->hmac_key);
+                }
+            }
+        } else {
+            diag_.error(key.where, label + " has no keys; expected key + hmac_key (base64) or key_file = \"...\"");
+            ok = false;
+        }
+
+        bool present = false;
+        Location services_where = key.where;
+        auto services = string_list(table, "services", "a service name", present, services_where);
+        if (!present) {
+            diag_.error(key.where, label + " has no services; expected services = [\"...\"] naming the SPA-guarded "
+                                           "services it may open");
+            ok = false;
+        } else if (services.empty() && table.get("services")->is_array()) {
+            diag_.error(services_where, label + ": services is empty; expected at least one service name");
+            ok = false;
+        }
+        for (const auto& entry : services) {
+            if (std::find(key.services.begin(), key.services.end(), entry.text) != key.services.end()) {
+                diag_.warning(entry.where, label + " lists service " + in_quotes(entry.text) +
+                                               " twice; the repeat is ignored");
+                continue;
+            }
+            key.services.push_back(entry.text);
+            key.service_where.push_back(entry.where);
+        }
+        read_duration(table, "max_open", key.max_open_seconds);
+        if (auto embedded = optional_bool(table, "allow_embedded_address")) key.allow_embedded_address = *embedded;
+        Location sources_where = key.where;
+        auto sources = string_list(table, "sources", "an address or CIDR such as \"198.51.100.0/24\"", present,
+                                   sources_where);
+        for (const auto& entry : sources)
+            if (entry.text == "any")
+                diag_.error(entry.where, label + ": sources cannot be \"any\"; leave sources out to accept the key "
+                                                 "from anywhere");
+        std::vector<Location> ignored;
+        read_prefixes(sources, "sources", key.sources, ignored);
+        if (!ok) return std::nullopt;
+        return key;
+    }
+
+    // After every service is known: key services must name SPA-guarded services, and every
+    // SPA-guarded service needs [spa] and a key that may open it.
+    void check_spa() {
+        bool any_spa_service = false;
+        for (std::size_t i = 0; i < policy_.services.size(); ++i) {
+            const Service& service = policy_.services[i];
+            if (service.guard != Guard::spa) continue;
+            any_spa_service = true;
+            const Location& where = notes_.services[i].guard;
+            if (!policy_.spa) {
+                diag_.error(where, "service " + in_quotes(service.name) +
+                                       " has guard = \"spa\" but the policy has no [spa] section; expected [spa] "
+                                       "with at least one [[spa.key]] whose services include it");
+                continue;
+            }
+            bool opened_by_some_key = false;
+            for (const auto& key : policy_.spa->keys)
+                opened_by_some_key |= std::find(key.services.begin(), key.services.end(), service.name) !=
+                                      key.services.end();
+            if (!opened_by_some_key)
+                diag_.warning(where, "service " + in_quotes(service.name) +
+                                         " has guard = \"spa\" but no [[spa.key]] lists it: nobody can open it");
+        }
+        if (!policy_.spa) return;
+        for (const auto& key : policy_.spa->keys) {
+            for (std::size_t i = 0; i < key.services.size(); ++i) {
+                const std::string& name = key.services[i];
+                auto it = std::find_if(policy_.services.begin(), policy_.services.end(),
+                                       [&](const Service& s) { return s.name == name; });
+                if (it == policy_.services.end()) {
+                    std::vector<std::string_view> known;
+                    for (const auto& s : policy_.services)
+                        if (s.guard == Guard::spa) known.push_back(s.name);
+                    std::string message = "spa key " + in_quotes(key.name) + " names service " + in_quotes(name) +
+                                          ", which does not exist";
+                    if (auto suggestion = closest_match(name, known))
+                        message += " (did you mean " + in_quotes(*suggestion) + "?)";
+                    diag_.error(key.service_where[i], message);
+                } else if (it->guard != Guard::spa) {
+                    diag_.error(key.service_where[i], "spa key " + in_quotes(key.name) + " names service " +
+                                                          in_quotes(name) + ", which is not guarded by SPA; expected "
+                                                          "guard = \"spa\" on that service");
+                }
+            }
+        }
+        if (!any_spa_service && !policy_.spa->keys.empty())
+            diag_.warning(policy_.spa->where, "[spa] is defined but no service has guard = \"spa\"; SPA packets are "
+                                              "not accepted");
+        if (policy_.logging.drop_group && *policy_.logging.drop_group == policy_.spa->log_group)
+            diag_.error(policy_.spa->where, "[spa] log_group " + std::to_string(policy_.spa->log_group) +
+                                                " is also firewall.log_drops; expected a dedicated NFLOG group");
+        for (const auto& service : policy_.services)
+            if (service.knock && service.knock->log_group && *service.knock->log_group == policy_.spa->log_group)
+                diag_.error(service.knock->where, "knock log_group " + std::to_string(policy_.spa->log_group) +
+                                                      " is also [spa] log_group; expected a dedicated NFLOG group "
+                                                      "for SPA");
     }
 
     void read_allow_from(const toml::table& table, const std::string& label, Service& service, ServiceNotes& notes) {

@@ -119,6 +119,34 @@ struct Logging {
     std::uint32_t drop_rate_per_second = 10;  // log rate limit so floods cannot flood the log
 };
 
+// `guard = "spa"` (issue 4): who may open which SPA-guarded services. Key bytes are decoded at load
+// time (inline base64 or a 0600 key file in fwknop's rc syntax), so a bad key is a policy error.
+struct SpaKeyConfig {
+    std::string name;                     // [a-z0-9_-]; appears in events and metrics
+    std::vector<std::uint8_t> key;        // Rijndael key, 1-32 bytes
+    std::vector<std::uint8_t> hmac_key;   // HMAC-SHA256 key, 16-128 bytes
+    std::optional<std::string> key_file;  // where the keys came from, when not inline
+    std::vector<std::string> services;    // SPA-guarded services this key may open
+    std::vector<Location> service_where;  // parallel to services
+    std::uint32_t max_open_seconds = 3600;  // a client's requested timeout is capped by this
+    bool allow_embedded_address = false;  // grant the address inside the packet, not its source
+    std::vector<Prefix> sources;          // packets only from these; empty = from anywhere
+    Location where;
+};
+
+// [spa]: SPA packets arrive on one UDP port, are copied whole to an NFLOG group and dropped in the
+// kernel (never answered), after a per-source rate limit; the daemon verifies them from NFLOG.
+struct Spa {
+    std::uint16_t port = 62201;                // fwknop's default
+    std::uint32_t window_seconds = 120;        // |now - packet timestamp| allowed, both directions
+    std::uint32_t per_source_per_second = 5;   // packets per second per source reaching the log
+    std::uint32_t burst_packets = 10;
+    std::uint16_t log_group = 62201;           // NFLOG group for SPA packets (dedicated)
+    std::vector<SpaKeyConfig> keys;
+    Location where;
+    Location port_where;  // the port line, or the [spa] header when the default is used
+};
+
 struct Runtime {
     std::uint32_t default_grant_seconds = 3600;  // grant timeout when none is given
     std::uint32_t default_ban_seconds = 3600;
@@ -155,6 +183,7 @@ struct Policy {
     Detect detect;
     Management management;
     std::vector<Service> services;
+    std::optional<Spa> spa;  // the [spa] section, when written
     std::vector<Diagnostic> warnings;  // non-fatal findings, shown by `check`
 };
 

@@ -537,14 +537,14 @@ TEST(PolicyDiagnostics, AdminPortFromNarrowSourcesDoesNotWarn) {
     EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
 }
 
-TEST(PolicyDiagnostics, GuardNotAvailableYet) {
+TEST(PolicyDiagnostics, GuardSpaNeedsAnSpaSection) {
     auto result = host("[[service]]\nname = \"a\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\nguard = \"spa\"\n");
-    EXPECT_ERROR_AT(result, "guard \"spa\" is not available yet", 11, 9);
+    EXPECT_ERROR_AT(result, "has guard = \"spa\" but the policy has no [spa] section", 11, 9);
 }
 
 TEST(PolicyDiagnostics, BadGuard) {
     auto result = host("[[service]]\nname = \"a\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\nguard = \"grnat\"\n");
-    EXPECT_ERROR_AT(result, "guard is \"grnat\"; expected \"none\", \"grant\" or \"knock\" (did you mean \"grant\"?)", 11, 9);
+    EXPECT_ERROR_AT(result, "guard is \"grnat\"; expected \"none\", \"grant\", \"knock\" or \"spa\" (did you mean \"grant\"?)", 11, 9);
 }
 
 TEST(PolicyDiagnostics, TrustedOfWrongType) {

@@ -123,9 +123,10 @@ TEST(PolicyKnock, StepOnAManagementPortIsAnError) {
     EXPECT_FALSE(result.ok()) << dump(result);
 }
 
-TEST(PolicyKnock, SpaIsStillRefused) {
-    auto result = host("[[service]]\nname = \"a\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\nguard = \"spa\"\n");
-    EXPECT_ERROR_AT(result, "guard \"spa\" is not available yet", 11, 9);
+TEST(PolicyKnock, KnockTableWithGuardSpaIsAnError) {
+    auto result = host("[[service]]\nname = \"a\"\npreset = \"wireguard\"\nallow_from = [\"any\"]\nguard = \"spa\"\n"
+                       "[service.knock]\nsequence = [\"tcp/17301\", \"udp/28113\"]\n");
+    EXPECT_ERROR_AT(result, "has a knock table but guard is not \"knock\"", 12, 1);
 }
 
 }  // namespace

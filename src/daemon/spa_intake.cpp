@@ -1,0 +1,178 @@
+#include "daemon/spa_intake.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/bytes.hpp"
+#include "compile/compile.hpp"
+
+namespace portcullis::daemon {
+
+namespace {
+
+constexpr std::uint8_t kUdp = 17;
+
+std::optional<SpaDatagram> udp_payload(Bytes packet, std::size_t udp_offset, std::size_t ip_end,
+                                       const Address& source) {
+    auto udp_length = read_be16(packet, udp_offset + 4);
+    if (!udp_length || *udp_length < 8 || udp_offset + *udp_length > ip_end) return std::nullopt;
+    auto payload = slice(packet, udp_offset + 8, *udp_length - 8u);
+    if (!payload) return std::nullopt;
+    std::string text(payload->size(), '\0');
+    if (!payload->empty()) std::memcpy(text.data(), payload->data(), payload->size());
+    return SpaDatagram{source, std::move(text)};
+}
+
+}  // namespace
+
+std::optional<SpaDatagram> spa_datagram(Bytes packet) {
+    auto first = read_u8(packet, 0);
+    if (!first) return std::nullopt;
+    Address source;
+    if ((*first >> 4) == 4) {
+        std::size_t header = static_cast<std::size_t>(*first & 0x0f) * 4;
+        auto total = read_be16(packet, 2);
+        auto fragment = read_be16(packet, 6);
+        auto protocol = read_u8(packet, 9);
+        if (header < 20 || !total || !fragment || !protocol || *total < header || *total > packet.size())
+            return std::nullopt;
+        // A fragment (offset or more-fragments set) is not a whole datagram: refuse, do not reassemble.
+        if ((*fragment & 0x3fff) != 0 || *protocol != kUdp) return std::nullopt;
+        auto address = slice(packet, 12, 4);
+        if (!address) return std::nullopt;
+        source.family = Family::ipv4;
+        std::transform(address->begin(), address->end(), source.bytes.begin(),
+                       [](std::byte b) { return static_cast<std::uint8_t>(b); });
+        return udp_payload(packet, header, *total, source);
+    }
+    if ((*first >> 4) == 6) {
+        auto payload_length = read_be16(packet, 4);
+        auto next_header = read_u8(packet, 6);
+        if (!payload_length || !next_header || 40u + *payload_length > packet.size()) return std::nullopt;
+        if (*next_header != kUdp) return std::nullopt;  // extension headers: not from an SPA client
+        auto address = slice(packet, 8, 16);
+        if (!address) return std::nullopt;
+        source.family = Family::ipv6;
+        std::transform(address->begin(), address->end(), source.bytes.begin(),
+                       [](std::byte b) { return static_cast<std::uint8_t>(b); });
+        return udp_payload(packet, 40, 40u + *payload_length, source);
+    }
+    return std::nullopt;
+}
+
+SpaIntake::SpaIntake(EventLog& events, GrantFn grant, Clock clock)
+    : events_(events), grant_(std::move(grant)), clock_(std::move(clock)) {
+    outcomes_[kSpaOutcomeGranted] = 0;
+    outcomes_[kSpaOutcomeBadPacket] = 0;
+    for (std::size_t i = 0; i < auth::kRejectCount; ++i)
+        outcomes_[std::string(auth::to_string(static_cast<auth::Reject>(i)))] = 0;
+}
+
+Result<void> SpaIntake::configure(const policy::Policy& policy) {
+    verifier_.reset();
+    if (!policy.spa) return {};
+    std::vector<auth::ServiceSpec> catalog;
+    for (const auto& service : policy.services) {
+        if (service.guard != policy::Guard::spa) continue;
+        auth::ServiceSpec spec{service.name, {}};
+        for (const auto& port : service.ports)
+            spec.ports.push_back({static_cast<std::uint8_t>(port.protocol), port.ports ? port.ports->first : std::uint16_t{0},
+                                  port.ports ? port.ports->last : std::uint16_t{0}});
+        catalog.push_back(std::move(spec));
+    }
+    if (catalog.empty()) return {};
+    std::vector<auth::SpaKey> keys;
+    for (const auto& config : policy.spa->keys) {
+        auth::SpaKey key;
+        key.name = config.name;
+        key.material.key = config.key;
+        key.material.hmac_key = config.hmac_key;
+        key.services = config.services;
+        key.max_open_seconds = config.max_open_seconds;
+        key.allow_embedded_address = config.allow_embedded_address;
+        key.sources = config.sources;
+        keys.push_back(std::move(key));
+    }
+    auth::VerifierConfig config;
+    config.window_seconds = policy.spa->window_seconds;
+    auto verifier = auth::SpaVerifier::create(std::move(keys), std::move(catalog), config, cache_);
+    if (!verifier) return fail("SPA: " + verifier.error().message);
+    verifier_.emplace(std::move(*verifier));
+    group_ = policy.spa->log_group;
+    return {};
+}
+
+std::map<std::string, std::uint64_t> SpaIntake::outcomes() const { return outcomes_; }
+
+void SpaIntake::rejected(const std::string& reason, const Address* source) {
+    count(reason);
+    std::int64_t now = clock_();
+    if (now != event_second_) {
+        event_second_ = now;
+        events_this_second_ = 0;
+    }
+    if (events_this_second_ >= kRejectEventsPerSecond) {
+        ++suppressed_events_;
+        return;
+    }
+    ++events_this_second_;
+    nlohmann::json fields = {{"reason", reason}};
+    if (source) fields["source"] = source->to_string();
+    events_.emit(event::kSpaRejected, fields);
+}
+
+void SpaIntake::on_packet(const intake::NflogPacket& packet) {
+    if (!verifier_ || packet.group != group_ || packet.prefix != compile::kLogPrefixSpa) return;
+    handle(packet.payload);
+}
+
+void SpaIntake::handle(Bytes ip_packet) {
+    if (!verifier_) return;
+    auto datagram = spa_datagram(ip_packet);
+    if (!datagram) {
+        rejected(kSpaOutcomeBadPacket, nullptr);
+        return;
+    }
+    std::int64_t now = clock_();
+    const auto digest = auth::ReplayCache::digest_of(datagram->payload);
+    const bool known_before = cache_.contains(digest, now);
+    auto verdict = verifier_->verify(datagram->payload, datagram->source, now);
+    // The verifier remembers every authenticated, in-window packet (accepted or refused for its
+    // content); the daemon persists the cache as soon as it sees it dirty.
+    if (!known_before && cache_.contains(digest, now)) replay_dirty_ = true;
+    if (!verdict) {
+        rejected(std::string(auth::to_string(verdict.error())), &datagram->source);
+        return;
+    }
+    count(kSpaOutcomeGranted);
+    const auth::Decision& decision = verdict->decision;
+    nlohmann::json fields = {{"key", decision.key_name},
+                             {"source", datagram->source.to_string()},
+                             {"address", decision.address.to_string()},
+                             {"services", decision.services},
+                             {"seconds", decision.open_seconds},
+                             {"user", verdict->message.username}};
+    if (verdict->message.client_timeout) fields["requested_seconds"] = *verdict->message.client_timeout;
+    events_.emit(event::kSpaAccepted, fields);
+    granted_ = true;
+    for (const auto& service : decision.services) {
+        auto started = grant_(decision.address, service, decision.open_seconds,
+                              [this, service, address = decision.address, key = decision.key_name](const std::string* error) {
+                                  if (!error) return;
+                                  ++grant_failures_;
+                                  events_.emit(event::kSpaGrantFailed, {{"key", key},
+                                                                        {"address", address.to_string()},
+                                                                        {"service", service},
+                                                                        {"error", *error}});
+                              });
+        if (!started) {
+            ++grant_failures_;
+            events_.emit(event::kSpaGrantFailed, {{"key", decision.key_name},
+                                                  {"address", decision.address.to_string()},
+                                                  {"service", service},
+                                                  {"error", started.error().message}});
+        }
+    }
+}
+
+}  // namespace portcullis::daemon

@@ -1,0 +1,100 @@
+#pragma once
+// SPA from NFLOG: the compiled table copies every packet reaching the [spa] port (after a
+// per-source rate limit) to a dedicated NFLOG group and drops it. This observer takes those
+// packets, reads the source address and UDP payload from the IP/UDP headers, runs the verifier
+// (HMAC before decryption, replay cache, time window, key → services) and asks for the grants.
+// Every outcome is counted by name and reported as an event (rejections rate-limited). The replay
+// cache outlives reloads and, through the state file, restarts.
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "auth/replay_cache.hpp"
+#include "auth/spa_verifier.hpp"
+#include "common/net.hpp"
+#include "common/result.hpp"
+#include "daemon/events.hpp"
+#include "intake/nflog_reader.hpp"
+#include "policy/model.hpp"
+
+namespace portcullis::daemon {
+
+namespace event {
+inline constexpr const char* kSpaAccepted = "spa_accepted";
+inline constexpr const char* kSpaRejected = "spa_rejected";
+inline constexpr const char* kSpaGrantFailed = "spa_grant_failed";
+}  // namespace event
+
+// Outcome names besides the verifier's Reject names (auth::to_string(Reject)).
+inline constexpr const char* kSpaOutcomeGranted = "granted";
+inline constexpr const char* kSpaOutcomeBadPacket = "bad_packet";  // IP/UDP headers unusable
+
+// Where a logged packet came from and what it carried, or why it cannot be used.
+struct SpaDatagram {
+    Address source;
+    std::string payload;  // the UDP payload (copied: at most one datagram, verified as text)
+};
+// Reads an IPv4 or IPv6 packet carrying UDP (no fragments, no IPv6 extension headers).
+std::optional<SpaDatagram> spa_datagram(Bytes packet);
+
+class SpaIntake : public intake::PacketObserver {
+public:
+    // Asks for one grant; the result arrives later through `done` (nullptr = opened).
+    using GrantFn = std::function<Result<void>(const Address& address, const std::string& service,
+                                               std::uint32_t seconds, std::function<void(const std::string*)> done)>;
+    using Clock = std::function<std::int64_t()>;  // unix seconds
+
+    SpaIntake(EventLog& events, GrantFn grant, Clock clock);
+
+    // Builds the verifier for this policy's [spa] keys and SPA-guarded services. Keeps the replay
+    // cache. Without [spa] or SPA services the intake ignores everything.
+    Result<void> configure(const policy::Policy& policy);
+    bool enabled() const { return verifier_.has_value(); }
+    std::optional<std::uint16_t> group() const { return enabled() ? std::optional(group_) : std::nullopt; }
+
+    void on_packet(const intake::NflogPacket& packet) override;
+    // The same path without NFLOG framing (tests, and the packet check above it).
+    void handle(Bytes ip_packet);
+
+    // Replay cache persistence (embedded in the daemon's state file).
+    std::string replay_json() const { return cache_.to_json(); }
+    Result<void> load_replay(std::string_view json, std::int64_t now) { return cache_.from_json(json, now); }
+    bool replay_dirty() const { return replay_dirty_; }
+    void mark_saved() { replay_dirty_ = false; }
+    std::size_t replay_entries() const { return cache_.size(); }
+
+    // Outcome name → packets; includes "granted", every Reject name and "bad_packet" (zeroes too).
+    std::map<std::string, std::uint64_t> outcomes() const;
+    std::uint64_t suppressed_events() const { return suppressed_events_; }
+    std::uint64_t grant_failures() const { return grant_failures_; }
+    // True once after packets asked for grants: the daemon then flushes at once instead of
+    // waiting out the coalescing delay (the sender is waiting to connect).
+    bool take_granted() { return std::exchange(granted_, false); }
+
+private:
+    void count(const std::string& outcome) { ++outcomes_[outcome]; }
+    void rejected(const std::string& reason, const Address* source);
+
+    EventLog& events_;
+    GrantFn grant_;
+    Clock clock_;
+    auth::ReplayCache cache_;
+    std::optional<auth::SpaVerifier> verifier_;
+    std::uint16_t group_ = 0;
+    bool replay_dirty_ = false;
+    std::map<std::string, std::uint64_t> outcomes_;
+    // Rejection events: at most kRejectEventsPerSecond, the rest only counted.
+    static constexpr std::uint32_t kRejectEventsPerSecond = 20;
+    std::int64_t event_second_ = 0;
+    std::uint32_t events_this_second_ = 0;
+    std::uint64_t suppressed_events_ = 0;
+    std::uint64_t grant_failures_ = 0;
+    bool granted_ = false;
+};
+
+}  // namespace portcullis::daemon
