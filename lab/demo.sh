@@ -93,6 +93,12 @@ fi
 say "Counters on the gateway (what the policy did)"
 gw_nft list counters table inet portcullis 2>/dev/null \
   | awk '/^[[:space:]]*counter /{ name = $2 } /packets/{ if ($2 > 0) printf "   %-28s %8d packets\n", name, $2 }'
+# Unguarded services count in the elements of shared sets; each element's comment names the
+# service counter it belongs to. Sum them per name.
+gw_nft list table inet portcullis 2>/dev/null \
+  | grep -o 'counter packets [0-9]* bytes [0-9]* comment "[^"]*"' \
+  | awk '{ gsub(/"/, "", $7); sum[$7] += $3 } END { for (n in sum) if (sum[n] > 0) printf "   %-28s %8d packets\n", n, sum[n] }' \
+  | sort
 
 say "Tearing the lab down"
 exit 0
