@@ -391,12 +391,6 @@ std::optional<std::string> base_chain_header(const TableObject& chain) {
     return std::nullopt;
 }
 
-std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names) {
-    std::map<std::string, std::vector<std::string>> none;
-    for (const auto& name : set_names) none[name];
-    return replace_set_elements(text, none);
-}
-
 std::string replace_set_elements(std::string_view text, const std::map<std::string, std::vector<std::string>>& sets) {
     auto table = scan_table(text);
     if (!table) return std::string(text);

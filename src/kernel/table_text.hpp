@@ -65,9 +65,6 @@ struct ElementText {
     std::string text;      // the element as written (comment included), whitespace collapsed
 };
 std::vector<ElementText> set_elements_with_text(const TableObject& set_or_map);
-// `text` with the `elements = { ... }` of the named sets blanked out: every character but the
-// newlines becomes a space, so line numbers (nft's error locations) stay those of `text`.
-std::string blank_set_elements(std::string_view text, const std::vector<std::string>& set_names);
 // `text` with the `elements = { ... }` of the named sets replaced by just the given elements (none:
 // the statement is blanked), padded with newlines to the original line count.
 std::string replace_set_elements(std::string_view text, const std::map<std::string, std::vector<std::string>>& sets);
