@@ -1,7 +1,7 @@
 #include <fmt/core.h>
 
 #include "cli/command.hpp"
-#include "daemon/control_client.hpp"
+#include "cli/daemon_request.hpp"
 #include "daemon/control_server.hpp"
 
 namespace portcullis::cli {
@@ -14,17 +14,9 @@ void register_reload(CLI::App& app, Action& action) {
                 "Grants and bans survive a reload.");
     sub->callback([&action, control] {
         action = [control] {
-            auto reply = daemon::control_request(*control, {{"cmd", "reload"}});
-            if (!reply) {
-                fmt::print(stderr, "error: {}\n", reply.error().message);
-                return static_cast<int>(kDaemonError);
-            }
-            if (!reply->value("ok", false)) {
-                fmt::print(stderr, "error: {}\n", reply->value("error", std::string("daemon error")));
-                return static_cast<int>(kDaemonError);
-            }
-            fmt::print("reloaded: policy generation {}\n", reply->value("generation", 0));
-            return static_cast<int>(kOk);
+            return send_and_report(*control, {{"cmd", "reload"}}, false, [](const nlohmann::json& r) {
+                fmt::print("reloaded: policy generation {}\n", r.value("generation", 0));
+            });
         };
     });
 }

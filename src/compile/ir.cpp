@@ -5,15 +5,10 @@
 #include <array>
 #include <type_traits>
 
+#include "common/overloaded.hpp"
+
 namespace portcullis::compile::ir {
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-    using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 std::string quoted(const std::string& text) {
     // nft strings cannot carry a double quote or newline; compile only feeds identifiers and

@@ -9,24 +9,15 @@
 #include "compile/compile.hpp"
 #include "compile/plan.hpp"
 #include "policy/load.hpp"
+#include "policy/values.hpp"
 
 namespace portcullis::compile {
 
 using nlohmann::json;
 using policy::IpProtocol;
+using policy::protocol_name;
 
 namespace {
-
-const char* protocol_name(IpProtocol protocol) {
-    switch (protocol) {
-        case IpProtocol::tcp: return "tcp";
-        case IpProtocol::udp: return "udp";
-        case IpProtocol::gre: return "gre";
-        case IpProtocol::esp: return "esp";
-        case IpProtocol::ah: return "ah";
-    }
-    return "?";
-}
 
 const char* guard_name(policy::Guard guard) {
     switch (guard) {
@@ -70,7 +61,7 @@ bool has_family(const std::vector<Prefix>& prefixes, Family family) {
 json exposure_json(const policy::Policy& policy, const policy::Service& service, const Exposure& e) {
     json out;
     out["port"] = format_port(e.protocol, e.ports);
-    out["protocol"] = protocol_name(e.protocol);
+    out["protocol"] = std::string(protocol_name(e.protocol));
     out["ports"] = e.ports ? json{{"first", e.ports->first}, {"last", e.ports->last}} : json(nullptr);
     out["delivery"] = delivery_name(e.delivery);
     const bool host = policy.mode == policy::Mode::host;
@@ -215,7 +206,7 @@ std::string pad(const std::string& text, std::size_t width) {
 }  // namespace
 
 std::string format_port(IpProtocol protocol, const std::optional<policy::PortRange>& ports) {
-    std::string out = protocol_name(protocol);
+    std::string out(protocol_name(protocol));
     if (!ports) return out;
     if (ports->first == ports->last) return fmt::format("{}/{}", out, ports->first);
     return fmt::format("{}/{}-{}", out, ports->first, ports->last);

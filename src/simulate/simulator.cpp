@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "common/overloaded.hpp"
 #include "compile/compile.hpp"
 
 namespace portcullis::simulate {
@@ -76,13 +77,6 @@ Box box_of(const policy::Policy& policy) {
 }
 
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-    using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 bool is_icmp_error(std::uint8_t family, std::uint8_t type) {
     if (family == 4) return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;

@@ -8,6 +8,7 @@
 #include <set>
 #include <type_traits>
 
+#include "common/overloaded.hpp"
 #include "simulate/simulator.hpp"
 
 namespace portcullis::simulate {
@@ -15,13 +16,6 @@ namespace portcullis::simulate {
 namespace ir = compile::ir;
 
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-    using Fs::operator()...;
-};
-template <class... Fs>
-Overloaded(Fs...) -> Overloaded<Fs...>;
 
 bool field_known(ir::Field field) {
     switch (field) {
