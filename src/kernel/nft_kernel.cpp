@@ -1,6 +1,8 @@
 #include "kernel/nft_kernel.hpp"
 
 #include "kernel/netlink_objects.hpp"
+#include "kernel/netlink_set_listing.hpp"
+#include "kernel/netlink_socket.hpp"
 #include "kernel/table_text.hpp"
 
 #include <sys/mman.h>
@@ -114,17 +116,17 @@ public:
         // Family-wide listings of sets, maps and chains print declarations only and fetch no set
         // elements; `list tables` and the per-table object listings would fetch every element of
         // every set first (5 s with 200k bans), so objects come from one netlink dump instead.
-        std::string listing;
-        for (const std::string& command :
-             {std::string("list sets ") + compile::kTableFamily, std::string("list maps ") + compile::kTableFamily,
-              std::string("list chains ") + compile::kTableFamily}) {
-            Context ctx;
-            if (!ctx.ok()) return fail("libnftables: cannot create a context");
-            ctx.set_output_flags(NFT_CTX_OUTPUT_TERSE);
-            auto out = ctx.run(command);
-            if (!out) return fail("`nft " + command + "`: " + out.error().message);
-            listing += *out;
-        }
+        // The three listings run in one context, one cache fill (nft 1.0.6 prints them in order;
+        // family-wide listings carry no per-set cache filter, unlike `list set` commands, which
+        // cannot share a run: the second one's set is then reported missing).
+        const std::string commands = std::string("list sets ") + compile::kTableFamily + "\nlist maps " +
+                                     compile::kTableFamily + "\nlist chains " + compile::kTableFamily + "\n";
+        Context ctx;
+        if (!ctx.ok()) return fail("libnftables: cannot create a context");
+        ctx.set_output_flags(NFT_CTX_OUTPUT_TERSE);
+        auto listed = ctx.run(commands);
+        if (!listed) return fail("`nft list sets/maps/chains`: " + listed.error().message);
+        const std::string& listing = *listed;
         const std::string head = std::string("table ") + compile::kTableFamily + " " + compile::kTableName + " {";
         const bool present = listing.rfind(head, 0) == 0 || listing.find("\n" + head) != std::string::npos;
         // Our table always holds the ban sets; without sets and chains it is absent or empty,
@@ -141,6 +143,16 @@ public:
     }
 
     Result<std::string> list_set_text(const std::string& kind, const std::string& name) override {
+        // Over netlink when the set's types are ones the netlink printer knows (every set the
+        // compiler writes): one socket for all of an apply's listings, no libnftables cache fill.
+        if (!listing_socket_) {
+            if (auto opened = NetlinkSocket::open(4 * 1024 * 1024)) listing_socket_ = std::move(*opened);
+        }
+        if (listing_socket_) {
+            auto over_netlink =
+                list_set_over_netlink(*listing_socket_, compile::kTableFamily, compile::kTableName, kind, name);
+            if (over_netlink && over_netlink->supported) return std::move(over_netlink->text);
+        }
         auto listed = list("list " + kind + " " + kTableRef + " " + name, 0);
         if (!listed) return fail(listed.error().message);
         if (!*listed) return fail("the table does not exist");
@@ -154,6 +166,8 @@ public:
     }
 
 private:
+    std::unique_ptr<NetlinkSocket> listing_socket_;
+
     // nullopt when our table does not exist. A failed `list table` is told apart from an absent
     // table by asking for the table names, so a real error (no permission, no nf_tables) is not
     // mistaken for "absent".
