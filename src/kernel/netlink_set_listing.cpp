@@ -61,8 +61,13 @@ std::string print_address_range(const std::uint8_t* first, const std::uint8_t* l
 
 std::string print_proto(std::uint8_t number) {
     // nft prints protocol names from the protocols database, numbers for the rest.
-    protoent* entry = getprotobynumber(number);
-    return entry != nullptr ? std::string(entry->p_name) : std::to_string(number);
+    // The reentrant lookup: sets may be listed on two threads at once.
+    protoent entry{};
+    protoent* found = nullptr;
+    char buffer[1024];
+    if (getprotobynumber_r(number, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr)
+        return std::string(found->p_name);
+    return std::to_string(number);
 }
 
 std::string print_field(std::uint32_t type, const std::uint8_t* first, const std::uint8_t* last) {

@@ -10,6 +10,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <span>
+#include <thread>
 
 #include <nftables/libnftables.h>
 
@@ -142,7 +145,39 @@ public:
         return std::optional<std::string>(std::move(text));
     }
 
+    // Half of the sets are listed on a second thread with its own socket: the kernel's element
+    // dumps are CPU work inside recvmsg(), so two cores list a 10k-service table's kept sets in
+    // about half the time.
+    void prefetch_sets(const std::vector<std::pair<std::string, std::string>>& sets) override {
+        prefetched_.clear();
+        if (sets.size() < 2) return;
+        auto list_range = [](std::span<const std::pair<std::string, std::string>> part, NetlinkSocket& socket,
+                             std::map<std::string, std::string>& out) {
+            for (const auto& [kind, name] : part) {
+                auto listed = list_set_over_netlink(socket, compile::kTableFamily, compile::kTableName, kind, name);
+                if (listed && listed->supported) out[kind + " " + name] = std::move(listed->text);
+            }
+        };
+        auto second = NetlinkSocket::open(4 * 1024 * 1024);
+        if (!listing_socket_) {
+            if (auto opened = NetlinkSocket::open(4 * 1024 * 1024)) listing_socket_ = std::move(*opened);
+        }
+        if (!second || !listing_socket_) return;  // list_set_text lists them one by one instead
+        std::span<const std::pair<std::string, std::string>> all(sets);
+        std::size_t half = sets.size() / 2;
+        std::map<std::string, std::string> theirs;
+        std::thread helper([&] { list_range(all.subspan(half), **second, theirs); });
+        list_range(all.first(half), *listing_socket_, prefetched_);
+        helper.join();
+        prefetched_.merge(theirs);
+    }
+
     Result<std::string> list_set_text(const std::string& kind, const std::string& name) override {
+        if (auto hit = prefetched_.find(kind + " " + name); hit != prefetched_.end()) {
+            std::string text = std::move(hit->second);
+            prefetched_.erase(hit);
+            return text;
+        }
         // Over netlink when the set's types are ones the netlink printer knows (every set the
         // compiler writes): one socket for all of an apply's listings, no libnftables cache fill.
         if (!listing_socket_) {
@@ -167,6 +202,7 @@ public:
 
 private:
     std::unique_ptr<NetlinkSocket> listing_socket_;
+    std::map<std::string, std::string> prefetched_;  // "KIND NAME" -> listing, used once
 
     // nullopt when our table does not exist. A failed `list table` is told apart from an absent
     // table by asking for the table names, so a real error (no permission, no nf_tables) is not

@@ -237,6 +237,22 @@ Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, b
     if (!live) return fail("cannot read the current table from the kernel: " + live.error().message);
     clock.mark("skeleton");
     double listing_ms = 0;
+    if (*live) {
+        // Static sets and maps the new table declares again are the ones the plan lists.
+        if (auto skeleton = scan_table(**live)) {
+            std::vector<std::pair<std::string, std::string>> wanted;
+            for (const auto& object : skeleton->objects) {
+                if (object.kind != "set" && object.kind != "map") continue;
+                if (object.kind == "set" && (is_runtime_set_name(object.name) ||
+                                             contains(next.manifest.runtime_sets, object.name)))
+                    continue;
+                if (contains(next.manifest.sets, object.name)) wanted.emplace_back(object.kind, object.name);
+            }
+            auto started = std::chrono::steady_clock::now();
+            nft.prefetch_sets(wanted);
+            listing_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        }
+    }
     auto tx = build_replace(*live, next, [&nft, &listing_ms](const std::string& kind, const std::string& name) {
         auto started = std::chrono::steady_clock::now();
         auto listed = nft.list_set_text(kind, name);
