@@ -259,6 +259,7 @@ Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, b
         listing_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
         return listed;
     });
+    nft.prefetch_sets({});  // drop listings the plan did not use: they must not outlive this apply
     if (!tx) return fail(tx.error().message);
     clock.mark(fmt::format("plan (kept {} sets listed in {:.1f} ms, -{} +{} elements)", tx->kept_static_sets.size(),
                            listing_ms, tx->kept_elements_deleted, tx->kept_elements_added));
