@@ -10,6 +10,10 @@
 #   replace  - the table exists (re-apply of the same policy; portcullis keeps the runtime sets)
 # plus, for a breakdown: apply --dry-run (kernel check of the transaction, no commit), compile
 # (parse + validate + compile to text) and check (parse + validate + exposure report).
+# Then (BANS=200000 by default, BANS=0 skips): change2 - apply a policy where 2 of the services
+# changed (svc0's allow CIDR widened, svc1's port moved) and back, alternating; and the same
+# re-apply and change2 while ban4 holds BANS /32 bans (100.64.0.0/10, RFC 6598; set contents only,
+# no packet is sent to them). PORTCULLIS_APPLY_TIMING=1 in the environment prints apply's phases.
 # Policy: services svc0..svc9999, each one port (tcp or udp, 10000-19999) forwarded to 192.0.2.10,
 # each with its own allow CIDR (10,000 distinct /29s from 198.18.0.0/15, RFC 2544's benchmarking
 # range; no packet is sent to them), plus management SSH.
@@ -71,6 +75,40 @@ done
 
 ip netns exec "$NS" nft list table inet portcullis >/dev/null
 
+# Two of the services changed: svc0's allow CIDR widened (/29 -> /28), svc1 moved to another port.
+POLICY_B=$WORK/bench-10k-b.toml
+sed -e '0,/allow_from = \["198.18.0.0\/29"\]/s//allow_from = ["198.18.0.0\/28"]/' \
+    -e '0,/ports = \["udp\/10001"\]/s//ports = ["udp\/20001"]/' "$POLICY" >"$POLICY_B"
+cmp -s "$POLICY" "$POLICY_B" && { echo "apply_bench: the changed policy is not different" >&2; exit 1; }
+pc apply "$POLICY" >/dev/null
+for _ in $(seq 1 "$RUNS"); do
+  t=$(now_ns); pc apply "$POLICY_B" >/dev/null; samples[pc_change2]+="$(ms_since "$t") "
+  t=$(now_ns); pc apply "$POLICY" >/dev/null; samples[pc_change2]+="$(ms_since "$t") "
+done
+
+BANS=${BANS:-200000}
+if [ "$BANS" -gt 0 ]; then
+  python3 - "$WORK/bans.nft" "$BANS" <<'EOF2'
+import ipaddress, sys
+path, count = sys.argv[1], int(sys.argv[2])
+base = int(ipaddress.IPv4Address("100.64.0.0"))
+with open(path, "w") as out:
+    for start in range(0, count, 50000):
+        chunk = [str(ipaddress.IPv4Address(base + 2 * i)) for i in range(start, min(count, start + 50000))]
+        out.write("add element inet portcullis ban4 { " + ", ".join(chunk) + " }\n")
+EOF2
+  t=$(now_ns); ip netns exec "$NS" nft -f "$WORK/bans.nft"; echo "loaded $BANS bans into ban4 with nft -f in $(ms_since "$t") ms"
+  for _ in $(seq 1 "$RUNS"); do
+    t=$(now_ns); pc apply "$POLICY" >/dev/null; samples[pc_bans_same]+="$(ms_since "$t") "
+    t=$(now_ns); pc apply "$POLICY_B" >/dev/null; samples[pc_bans_change2]+="$(ms_since "$t") "
+    t=$(now_ns); pc apply "$POLICY" >/dev/null; samples[pc_bans_change2]+="$(ms_since "$t") "
+  done
+  # The bans survived every apply (first and last one checked).
+  last=$(python3 -c "import ipaddress; print(ipaddress.IPv4Address(int(ipaddress.IPv4Address('100.64.0.0')) + 2 * ($BANS - 1)))")
+  ip netns exec "$NS" nft get element inet portcullis ban4 "{ 100.64.0.0, $last }" >/dev/null ||
+    { echo "apply_bench: bans were lost" >&2; exit 1; }
+fi
+
 declare -A medians
 report() {  # report KEY LABEL
   local vals med
@@ -87,6 +125,11 @@ report nft_replace "nft -f delete+add (replacing the table)"
 report pc_dry      "portcullis apply --dry-run (kernel check only)"
 report pc_compile  "portcullis compile (parse+validate+compile)"
 report pc_check    "portcullis check (parse+validate+report)"
+report pc_change2  "portcullis apply, 2 of $SERVICES services changed"
+if [ "${BANS:-0}" -gt 0 ]; then
+  report pc_bans_same    "same, $BANS bans in ban4: re-apply unchanged"
+  report pc_bans_change2 "same, $BANS bans in ban4: 2 services changed"
+fi
 awk -v a="${medians[pc_create]}" -v b="${medians[nft_create]}" -v c="${medians[pc_replace]}" -v d="${medians[nft_replace]}" 'BEGIN {
   printf "ratio apply/nft -f, create:  %.2f\n", (b > 0 ? a / b : 0)
   printf "ratio apply/nft -f, replace: %.2f\n", (d > 0 ? c / d : 0)

@@ -679,11 +679,9 @@ int Daemon::run() {
         return kExitKernelError;
     }
     writer_ = std::move(*writer);
-    if (auto reader = kernel::NetlinkCounterReader::open(compile::kTableFamily, compile::kTableName)) {
-        auto elements = kernel::NetlinkElementCounterReader::open(compile::kTableFamily, compile::kTableName);
-        element_counters_ = elements ? elements->get() : nullptr;
-        counters_ = std::make_unique<kernel::CombinedCounterReader>(
-            std::move(*reader), elements ? std::move(*elements) : nullptr);
+    if (auto combined = kernel::CombinedCounterReader::open_netlink(compile::kTableFamily, compile::kTableName)) {
+        element_counters_ = (*combined)->elements();
+        counters_ = std::move(*combined);
     }
     batcher_ = std::make_unique<SetBatcher>(*writer_);
     runtime_ = std::make_unique<RuntimeState>(*batcher_, events_, unix_now);

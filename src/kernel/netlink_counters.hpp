@@ -28,12 +28,15 @@ class NetlinkCounterReader final : public CounterReader {
 public:
     static Result<std::unique_ptr<NetlinkCounterReader>> open(const std::string& family,
                                                               const std::string& table);
+    // Over a socket shared with other readers (metrics read everything over one socket).
+    static Result<std::unique_ptr<NetlinkCounterReader>> open(const std::string& family, const std::string& table,
+                                                              std::shared_ptr<NetlinkSocket> socket);
     ~NetlinkCounterReader() override;
     Result<std::vector<NamedCounter>> read() override;
 
 private:
     NetlinkCounterReader() = default;
-    std::unique_ptr<NetlinkSocket> socket_;
+    std::shared_ptr<NetlinkSocket> socket_;
     std::uint8_t family_ = 0;
     std::string table_;
 };

@@ -56,13 +56,18 @@ std::string element_comment(const void* userdata, std::uint32_t length) {
 
 Result<std::unique_ptr<NetlinkElementCounterReader>> NetlinkElementCounterReader::open(const std::string& family,
                                                                                        const std::string& table) {
+    auto socket = NetlinkSocket::open(4 * 1024 * 1024);
+    if (!socket) return tl::unexpected(socket.error());
+    return open(family, table, std::shared_ptr<NetlinkSocket>(std::move(*socket)));
+}
+
+Result<std::unique_ptr<NetlinkElementCounterReader>> NetlinkElementCounterReader::open(
+    const std::string& family, const std::string& table, std::shared_ptr<NetlinkSocket> socket) {
     std::unique_ptr<NetlinkElementCounterReader> reader(new NetlinkElementCounterReader());
     reader->family_ = nfproto_from_name(family);
     if (reader->family_ == 0xff) return fail("unknown nftables family '" + family + "'");
     reader->table_ = table;
-    auto socket = NetlinkSocket::open(4 * 1024 * 1024);
-    if (!socket) return tl::unexpected(socket.error());
-    reader->socket_ = std::move(*socket);
+    reader->socket_ = std::move(socket);
     return reader;
 }
 
@@ -109,6 +114,19 @@ Result<std::vector<NamedCounter>> NetlinkElementCounterReader::read() {
     std::vector<NamedCounter> out;
     for (const auto& [name, sum] : sums) out.push_back({name, sum.packets, sum.bytes});
     return out;
+}
+
+Result<std::unique_ptr<CombinedCounterReader>> CombinedCounterReader::open_netlink(const std::string& family,
+                                                                                 const std::string& table) {
+    // Element dumps of the counted sets are the larger replies: size the one socket for them.
+    auto opened = NetlinkSocket::open(4 * 1024 * 1024);
+    if (!opened) return tl::unexpected(opened.error());
+    std::shared_ptr<NetlinkSocket> socket(std::move(*opened));
+    auto named = NetlinkCounterReader::open(family, table, socket);
+    if (!named) return tl::unexpected(named.error());
+    auto elements = NetlinkElementCounterReader::open(family, table, socket);
+    if (!elements) return tl::unexpected(elements.error());
+    return std::make_unique<CombinedCounterReader>(std::move(*named), std::move(*elements));
 }
 
 Result<std::vector<NamedCounter>> CombinedCounterReader::read() {

@@ -20,6 +20,8 @@ class NetlinkElementCounterReader final : public CounterReader {
 public:
     static Result<std::unique_ptr<NetlinkElementCounterReader>> open(const std::string& family,
                                                                      const std::string& table);
+    static Result<std::unique_ptr<NetlinkElementCounterReader>> open(const std::string& family, const std::string& table,
+                                                                     std::shared_ptr<NetlinkSocket> socket);
     ~NetlinkElementCounterReader() override;
     // Which sets to read (the compiled table's counted sets); replaced on every policy apply.
     void set_sets(std::vector<std::string> names) { sets_ = std::move(names); }
@@ -27,7 +29,7 @@ public:
 
 private:
     NetlinkElementCounterReader() = default;
-    std::unique_ptr<NetlinkSocket> socket_;
+    std::shared_ptr<NetlinkSocket> socket_;
     std::uint8_t family_ = 0;
     std::string table_;
     std::vector<std::string> sets_;
@@ -39,6 +41,9 @@ public:
     CombinedCounterReader(std::unique_ptr<CounterReader> named, std::unique_ptr<NetlinkElementCounterReader> elements)
         : named_(std::move(named)), elements_(std::move(elements)) {}
     NetlinkElementCounterReader* elements() { return elements_.get(); }
+    // Named counters and element counters of `table`, both read over one netlink socket.
+    static Result<std::unique_ptr<CombinedCounterReader>> open_netlink(const std::string& family,
+                                                                       const std::string& table);
     Result<std::vector<NamedCounter>> read() override;
 
 private:

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,10 @@ public:
 
     // `nft list KIND inet portcullis NAME` (KIND: set or map) with its elements; fails when absent.
     virtual Result<std::string> list_set_text(const std::string& kind, const std::string& name) = 0;
+
+    // A hint that list_set_text will be asked for these (kind, name) pairs next: an adapter may
+    // list them now, in parallel, and answer the later calls from what it fetched (once each).
+    virtual void prefetch_sets(const std::vector<std::pair<std::string, std::string>>& /*sets*/) {}
 };
 
 // The real adapter over libnftables. Fails only if libnftables cannot allocate a context.

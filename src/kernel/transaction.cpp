@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/core.h>
@@ -116,6 +118,8 @@ Result<Transaction> build_replace(const std::optional<std::string>& live, const 
                         // Additions stay in the set's declaration: an `add element` (or `delete
                         // element`) command makes nft 1.0.6 fetch every element of every set in the
                         // table first (4 s with 200k bans), a declaration does not.
+                        tx.kept_elements_deleted += diff->delete_keys.size();
+                        tx.kept_elements_added += diff->add_texts.size();
                         additions[object.name] = std::move(diff->add_texts);
                         tx.kept_static_sets.push_back(object.name);
                         continue;
@@ -206,11 +210,59 @@ std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines
     return out;
 }
 
+namespace {
+
+// PORTCULLIS_APPLY_TIMING=1 prints where an apply spends its time (stderr), for bench/apply_bench.sh.
+class PhaseClock {
+public:
+    PhaseClock() : enabled_(std::getenv("PORTCULLIS_APPLY_TIMING") != nullptr), last_(std::chrono::steady_clock::now()) {}
+    void mark(const std::string& phase) {
+        if (!enabled_) return;
+        auto now = std::chrono::steady_clock::now();
+        fmt::print(stderr, "apply phase {:<44} {:8.1f} ms\n", phase,
+                   std::chrono::duration<double, std::milli>(now - last_).count());
+        last_ = now;
+    }
+
+private:
+    bool enabled_;
+    std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace
+
 Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, bool dry_run_only) {
+    PhaseClock clock;
     auto live = nft.list_table_skeleton();
     if (!live) return fail("cannot read the current table from the kernel: " + live.error().message);
-    auto tx = build_replace(*live, next, [&nft](const std::string& kind, const std::string& name) { return nft.list_set_text(kind, name); });
+    clock.mark("skeleton");
+    double listing_ms = 0;
+    if (*live) {
+        // Static sets and maps the new table declares again are the ones the plan lists.
+        if (auto skeleton = scan_table(**live)) {
+            std::vector<std::pair<std::string, std::string>> wanted;
+            for (const auto& object : skeleton->objects) {
+                if (object.kind != "set" && object.kind != "map") continue;
+                if (object.kind == "set" && (is_runtime_set_name(object.name) ||
+                                             contains(next.manifest.runtime_sets, object.name)))
+                    continue;
+                if (contains(next.manifest.sets, object.name)) wanted.emplace_back(object.kind, object.name);
+            }
+            auto started = std::chrono::steady_clock::now();
+            nft.prefetch_sets(wanted);
+            listing_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        }
+    }
+    auto tx = build_replace(*live, next, [&nft, &listing_ms](const std::string& kind, const std::string& name) {
+        auto started = std::chrono::steady_clock::now();
+        auto listed = nft.list_set_text(kind, name);
+        listing_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+        return listed;
+    });
+    nft.prefetch_sets({});  // drop listings the plan did not use: they must not outlive this apply
     if (!tx) return fail(tx.error().message);
+    clock.mark(fmt::format("plan (kept {} sets listed in {:.1f} ms, -{} +{} elements)", tx->kept_static_sets.size(),
+                           listing_ms, tx->kept_elements_deleted, tx->kept_elements_added));
 
     ApplyOutcome outcome{std::move(*tx), live->has_value()};
     auto explain = [&](const Error& error) {
@@ -227,13 +279,23 @@ Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, b
         }
         return text;
     };
-    auto checked = nft.run(outcome.transaction.script, RunMode::check);
-    if (!checked)
-        return fail("the kernel rejected the new table; nothing was changed.\n" + explain(checked.error()));
-    if (dry_run_only) return outcome;
+    if (dry_run_only) {
+        auto checked = nft.run(outcome.transaction.script, RunMode::check);
+        clock.mark("check");
+        if (!checked)
+            return fail("the kernel rejected the new table; nothing was changed.\n" + explain(checked.error()));
+        return outcome;
+    }
+    // No separate check first: the commit is one transaction, and everything a check would catch
+    // (nft's parse and evaluation, and every kernel refusal) fails the commit before anything
+    // changes; nft sends nothing when parsing or evaluation fails, and the kernel aborts the whole
+    // batch on any refused message. A check first cost a second parse of the whole text (~200 ms
+    // of a 10k-service first apply). tests/lab/apply_safety_test.sh compares the ruleset after
+    // a failed apply byte for byte.
     auto committed = nft.run(outcome.transaction.script, RunMode::commit);
+    clock.mark("commit");
     if (!committed)
-        return fail("the kernel refused the commit; nothing was changed.\n" + explain(committed.error()));
+        return fail("the kernel rejected the new table; nothing was changed.\n" + explain(committed.error()));
     return outcome;
 }
 

@@ -31,6 +31,8 @@ struct Transaction {
     std::vector<std::string> kept_static_sets;        // updated element by element, never re-created
     std::vector<std::string> recreated_runtime_sets;  // incompatible change: elements are lost
     std::vector<std::string> warnings;                // what the admin should know, in plain words
+    std::size_t kept_elements_deleted = 0;            // elements of kept sets deleted / added
+    std::size_t kept_elements_added = 0;
 };
 
 // Lists one set or map (kind "set" / "map") of the live table with its elements.
@@ -53,8 +55,8 @@ std::string build_delete();
 // so the admin can find the line.
 std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines);
 
-// Check with the kernel (dry run), then commit. Any failure leaves the kernel unchanged; the
-// error says which step failed and carries nft's message.
+// Commits the replacement as one transaction (dry_run_only: only checks it with the kernel, the
+// `nft -c` equivalent). Any failure leaves the kernel unchanged; the error carries nft's message.
 struct ApplyOutcome {
     Transaction transaction;
     bool table_existed = false;

@@ -11,7 +11,9 @@
 #     takes effect, is not confirmed, and is rolled back: SSH answers again within a bounded wait
 #     and the table is the one from before;
 #  8. bad policy: apply fails with file:line:column for each error, exits non-zero, and
-#     `nft list ruleset` is identical before and after.
+#     `nft list ruleset` is identical before and after; the same when the policy is valid but
+#     the kernel refuses the commit (apply runs no separate `nft -c` first: the commit itself must
+#     change nothing when it fails).
 # Env: PORTCULLIS (binary), PC_SOURCE_ROOT. Needs root. Prints PASS/FAIL lines.
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
@@ -77,5 +79,29 @@ check "scenario 8: error names bad.toml:15:col (udp/70000 out of range)" grep -q
 check "scenario 8: error names bad.toml:17:col (CIDR with host bits set)" grep -qE 'bad\.toml:17:[0-9]+' "$LAB_DIR/apply-bad.err"
 check "scenario 8: nft -s list ruleset identical before and after the failed apply" \
   diff -u "$LAB_DIR/ruleset-before-bad.txt" "$LAB_DIR/ruleset-after-bad.txt"
+
+# ---- 8b. a valid policy the kernel refuses at commit time: a kept counted set is made too small
+# (same type and flags, `size 1`, so apply keeps it) and the new policy adds one more port to it.
+rule=$(ns_exec "$GW" nft -a list table inet portcullis |
+  awk '/^\tchain /{c=$2} /@refuse_forward_tcp/{for (i = 1; i <= NF; i++) if ($i == "handle") print c, $(i + 1); exit}')
+if [ -n "$rule" ]; then
+  ns_exec "$GW" nft delete rule inet portcullis ${rule% *} handle ${rule#* }
+  ns_exec "$GW" nft delete set inet portcullis refuse_forward_tcp
+  ns_exec "$GW" nft add set inet portcullis refuse_forward_tcp '{ type inet_service; flags interval; counter; size 1; }'
+  ns_exec "$GW" nft add element inet portcullis refuse_forward_tcp '{ 8000 comment "svc_web_dropped" }'
+fi
+check "scenario 8b: the kept set was made too small" test -n "$rule"
+{ cat "$policy_b"; printf '\n[[service]]\nname = "web2"\nports = ["tcp/8001"]\nforward_to = "192.0.2.10"\nallow_from = ["any"]\n'; } \
+  >"$LAB_DIR/refused.toml"
+ns_exec "$GW" nft -s list ruleset >"$LAB_DIR/ruleset-before-refused.txt"
+pc "$GW" apply "$LAB_DIR/refused.toml" >"$LAB_DIR/apply-refused.out" 2>"$LAB_DIR/apply-refused.err"
+refused_rc=$?
+ns_exec "$GW" nft -s list ruleset >"$LAB_DIR/ruleset-after-refused.txt"
+sed 's/^/info: apply refused.toml: /' "$LAB_DIR/apply-refused.err" | head -6
+check "scenario 8b: a commit the kernel refuses exits 3 (got $refused_rc)" test "$refused_rc" -eq 3
+check "scenario 8b: the error says nothing was changed and points into the compiled table" \
+  bash -c "grep -q 'nothing was changed' '$LAB_DIR/apply-refused.err' && grep -qE '^table:[0-9]+:' '$LAB_DIR/apply-refused.err'"
+check "scenario 8b: nft -s list ruleset identical before and after the refused commit" \
+  diff -u "$LAB_DIR/ruleset-before-refused.txt" "$LAB_DIR/ruleset-after-refused.txt"
 
 lab_finish

@@ -167,17 +167,16 @@ TEST(Transaction, ErrorLocationsPointIntoTheCompiledText) {
     EXPECT_NE(out.find("transaction:2:1-5"), std::string::npos);  // in the prelude: left as it was
 }
 
-TEST(Apply, ChecksWithTheKernelThenCommits) {
+TEST(Apply, CommitsInOneTransactionWithoutASeparateCheck) {
     RecordingNftables nft;
     nft.table_text = std::string(kLive);
     auto outcome = apply_table(nft, next_table());
     ASSERT_TRUE(outcome) << outcome.error().message;
     EXPECT_TRUE(outcome->table_existed);
-    ASSERT_EQ(nft.calls.size(), 2u);
-    EXPECT_EQ(nft.calls[0].mode, RunMode::check);
-    EXPECT_EQ(nft.calls[1].mode, RunMode::commit);
-    EXPECT_EQ(nft.calls[0].script, nft.calls[1].script);
+    ASSERT_EQ(nft.calls.size(), 1u);
+    EXPECT_EQ(nft.calls[0].mode, RunMode::commit);
     ASSERT_EQ(nft.committed.size(), 1u);
+    EXPECT_EQ(nft.committed[0], outcome->transaction.script);
 }
 
 TEST(Apply, DryRunOnlyNeverCommits) {
@@ -198,7 +197,7 @@ TEST(Apply, KernelRejectionCommitsNothingAndSaysWhere) {
     auto outcome = apply_table(nft, next_table());
     ASSERT_FALSE(outcome);
     EXPECT_TRUE(nft.committed.empty());
-    ASSERT_EQ(nft.calls.size(), 1u);  // the check failed: no commit was attempted
+    ASSERT_EQ(nft.calls.size(), 1u);  // the one commit failed as a whole
     const std::string& message = outcome.error().message;
     EXPECT_NE(message.find("nothing was changed"), std::string::npos);
     EXPECT_NE(message.find("table:6:7-10"), std::string::npos) << message;
