@@ -6,8 +6,8 @@
 //   bench_daemon sets-libnftables TABLE SET COUNT N bans, one libnftables call per element
 //   bench_daemon restore STATE_FILE COUNT [split] write COUNT bans to a state file, then time
 //                                                 load + re-apply into the kernel (empty sets);
-//                                                 split: hosts into hash set ban4 (proposed layout)
-//   bench_daemon startup-own STATE_FILE HISTORY   the daemon's own start-up with ban4 already full:
+//                                                 split: hosts into hash set banh4 (split layout)
+//   bench_daemon startup-own STATE_FILE HISTORY   the daemon's own start-up with the ban sets full:
 //                                                 read a state file of HISTORY running bans, re-add
 //                                                 them, write the file; RSS peak/after
 //   bench_daemon list TABLE SET [host]            one netlink listing of SET (interval unless host)
@@ -119,7 +119,7 @@ std::string status_field(const char* name) {
     return out;
 }
 
-// split: the proposed layout (hosts in hash set ban4, prefixes in interval set banp4).
+// split: the split layout (hosts in hash set banh4, prefixes in interval set ban4).
 int restore(const std::string& path, std::uint32_t count, bool split) {
     daemon::DaemonState state;
     std::int64_t now = std::time(nullptr);

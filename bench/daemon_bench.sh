@@ -4,7 +4,7 @@
 # Prints one line per measurement; docs/benchmarks.md ("issue 3") records a run.
 # Env: ONLY_SETS=1 (set updates only), ONLY_IDLE=1 (idle/1M part only), SKIP_DAEMON_START=1 (1M
 # part without starting `portcullis run`, whose apply path lists the table), LIST_1M=1,
-# LIBNFT_COUNT, CLI_COUNT, IDLE_BANS.
+# LIBNFT_COUNT, CLI_COUNT, IDLE_BANS, LIST_HASH_MAX (largest host hash set listed, default 1M).
 set -u
 BUILD=${1:-build/bench}
 BENCH=$BUILD/bench_daemon
@@ -20,6 +20,8 @@ cleanup() {
 trap cleanup EXIT
 [ -x "$BENCH" ] && [ -x "$PC" ] || { echo "build first: make bench (missing $BENCH or $PC)"; exit 1; }
 
+# The compiled ban layout (compile.hpp): hosts in hash sets banh4/banh6, prefixes in the interval
+# sets ban4/ban6 (which also keep hosts an older version put there).
 fresh_ns() {
   ip netns del "$NS" 2>/dev/null
   ip netns add "$NS"
@@ -28,24 +30,12 @@ fresh_ns() {
 table inet portcullis {
   set ban4 { type ipv4_addr; flags interval,timeout; timeout 1h; }
   set ban6 { type ipv6_addr; flags interval,timeout; timeout 1h; }
-  set grant4 { type ipv4_addr; flags timeout; timeout 1h; }
+  set banh4 { type ipv4_addr; flags timeout; timeout 1h; }
+  set banh6 { type ipv6_addr; flags timeout; timeout 1h; }
 }
 NFT
 }
-# The proposed split layout: single addresses in a hash set, prefixes in an interval set.
-fresh_ns_split() {
-  ip netns del "$NS" 2>/dev/null
-  ip netns add "$NS"
-  ip -n "$NS" link set lo up
-  ip netns exec "$NS" nft -f - <<'NFT'
-table inet portcullis {
-  set ban4 { type ipv4_addr; flags timeout; timeout 1h; }
-  set ban6 { type ipv6_addr; flags timeout; timeout 1h; }
-  set banp4 { type ipv4_addr; flags interval,timeout; timeout 1h; }
-  set banp6 { type ipv6_addr; flags interval,timeout; timeout 1h; }
-}
-NFT
-}
+fresh_ns_split() { fresh_ns; }
 # The kernel's own ceiling: the same 100k elements (10.0.0.0 + i, timeout 1h) in one `nft -f` file.
 nft_file_bulk() {  # SET
   python3 - "$1" >"$WORK/bulk-$1.nft" <<'PY2'
@@ -70,35 +60,40 @@ print("}\n}\n}")
 PY
   ip netns exec "$NS" nft -f "$WORK/blocklist.nft"
 }
-nft_cli_per_element() {  # the fail2ban way: one `nft add element` process per ban
-  local count=$1 start end i
+nft_cli_per_element() {  # COUNT SET — the fail2ban way: one `nft add element` process per ban
+  local count=$1 set=$2 start end i
   start=$(date +%s.%N)
   for i in $(seq 1 "$count"); do
-    ip netns exec "$NS" nft add element inet portcullis ban4 "{ 11.0.$((i / 250)).$((i % 250 + 1)) timeout 1h }"
+    ip netns exec "$NS" nft add element inet portcullis "$set" "{ 11.0.$((i / 250)).$((i % 250 + 1)) timeout 1h }"
   done
   end=$(date +%s.%N)
-  python3 -c "print(f'nft-cli-per-element elements=$count seconds={$end - $start:.3f} rate={$count / ($end - $start):.1f}/s')"
+  python3 -c "print(f'nft-cli-per-element set=$set elements=$count seconds={$end - $start:.3f} rate={$count / ($end - $start):.1f}/s')"
 }
 
 if [ -z "${ONLY_IDLE:-}" ]; then
+uptime | sed 's/^/load /'
 for variant in plain with-5000-ranges; do
   echo "== set updates ($variant)"
-  # Each method starts from empty ban sets (a full ban4 would itself slow libnftables down).
+  # Each method starts from empty ban sets (a full set would itself slow libnftables down).
+  # Host bans go to banh4 (hash), prefixes to ban4 (interval): both are measured with host keys.
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis banh4 100000 host
   ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 100000
-  ip netns exec "$NS" "$BENCH" sets-netlink portcullis grant4 100000 host
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+  BENCH_ORDER=shuffle ip netns exec "$NS" "$BENCH" sets-netlink portcullis banh4 100000 host | sed 's/^/shuffled /'
   BENCH_ORDER=shuffle ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 100000 | sed 's/^/shuffled /'
+  for set in banh4 ban4; do
+    fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+    nft_file_bulk $set
+  done
+  for set in banh4 ban4; do
+    fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
+    ip netns exec "$NS" "$BENCH" sets-libnftables portcullis $set ${LIBNFT_COUNT:-200} | sed "s/^/set=$set /"
+  done
   fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
-  nft_file_bulk ban4
-  # Fresh again: with ban4 full, libnftables would first list its 100k elements (see below).
-  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
-  nft_file_bulk grant4
-  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
-  ip netns exec "$NS" "$BENCH" sets-libnftables portcullis ban4 ${LIBNFT_COUNT:-200}
-  fresh_ns; [ "$variant" = with-5000-ranges ] && big_blocklist
-  nft_cli_per_element ${CLI_COUNT:-100}
+  nft_cli_per_element ${CLI_COUNT:-100} banh4
 done
+uptime | sed 's/^/load /'
 
 [ -n "${ONLY_SETS:-}" ] && exit 0
 echo "== one netlink listing of an interval set (what \`bans list\` and libnftables' cache do)"
@@ -106,6 +101,12 @@ for n in 100000 200000; do
   fresh_ns
   ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$n" >/dev/null
   ip netns exec "$NS" "$BENCH" list portcullis ban4
+done
+echo "== one netlink listing of the host hash set (what \`bans list\` does with host bans)"
+for n in 100000 200000 ${LIST_HASH_MAX:-1000000}; do
+  fresh_ns
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis banh4 "$n" host >/dev/null
+  ip netns exec "$NS" "$BENCH" list portcullis banh4 host
 done
 
 echo "== restore 100k bans from the state file into empty sets"
@@ -158,13 +159,14 @@ fi  # ONLY_IDLE
 
 echo "== idle cost with ${IDLE_BANS:=1000000} bans in the kernel (adopted by the daemon at start)"
 fresh_ns
-ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$IDLE_BANS"
+# Host bans, where the daemon puts them (the hash set banh4).
+ip netns exec "$NS" "$BENCH" sets-netlink portcullis banh4 "$IDLE_BANS" host
 # The daemon's own share of start-up (no apply): with no history, and with 100k of them in the file.
 ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 0
 ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 100000
 # Why start-up no longer lists the ban sets: one netlink dump of the full set (LIST_1M=1 to run
 # it; minutes), and of 100k and 200k elements to show the growth.
-[ -n "${LIST_1M:-}" ] && ip netns exec "$NS" "$BENCH" list portcullis ban4
+[ -n "${LIST_1M:-}" ] && ip netns exec "$NS" "$BENCH" list portcullis banh4 host
 [ -n "${SKIP_DAEMON_START:-}" ] && exit 0
 cat >"$WORK/policy-idle.toml" <<'TOML'
 [firewall]
@@ -198,3 +200,8 @@ hz=$(getconf CLK_TCK)
 python3 -c "print(f'idle-cpu seconds=30 cpu_seconds={($t1 - $t0) / $hz:.3f} share={($t1 - $t0) / $hz / 30 * 100:.3f}%')"
 grep -E 'VmRSS|VmHWM' "/proc/$DAEMON_PID/status" | tr -s ' \t' ' ' | sed "s/^/rss-with-$IDLE_BANS-bans /"
 ls -l "$WORK/s2.json" | awk -v n="$IDLE_BANS" '{print "state-file-bytes-" n "-bans " $5}'
+# `bans list` asks the kernel for every ban set (the loop waits for it): with the hosts in a hash set.
+start=$(date +%s.%N)
+ip netns exec "$NS" "$PC" bans list --json --control "$WORK/c2.sock" >"$WORK/bans.json"
+end=$(date +%s.%N)
+python3 -c "import json; n=len(json.load(open('$WORK/bans.json'))['bans']); print(f'bans-list-with-$IDLE_BANS-host-bans listed={n} seconds={$end - $start:.2f}')"

@@ -2,8 +2,8 @@
 //
 // Per-packet design (cost independent of the number of services and sources):
 //   * Base chains hold a fixed number of rules. A packet from WAN meets, in order: management
-//     (two set lookups), IPv6 neighbour discovery, bans (one set lookup), conntrack state, then
-//     the service lookups, then the default action.
+//     (two set lookups), IPv6 neighbour discovery, bans (a hash set of hosts, an interval set of
+//     prefixes), conntrack state, then the service lookups, then the default action.
 //   * Unguarded services ("flat", the common case) have no chain of their own: per delivery
 //     (local input / forwarded) and protocol kind (tcp, udp, portless) one counted interval set
 //     holds `source prefix . port` (or `. protocol`) for every allowed pair, and one counted set
@@ -394,7 +394,9 @@ private:
         }
     }
 
-    void add_sets() {
+    // Runtime ban sets (compile.hpp): prefixes (and hosts of older versions) in the interval sets
+    // ban4/ban6, hosts in the hash sets banh4/banh6. The daemon fills them; bans expire by timeout.
+    void add_ban_sets() {
         for (auto [name, family] : {std::pair{kBanSetV4, Family::ipv4}, std::pair{kBanSetV6, Family::ipv6}}) {
             ir::Set ban = address_set(name, family, {});
             ban.flags.timeout = true;
@@ -402,6 +404,27 @@ private:
             ban.runtime = true;
             table_.sets.push_back(std::move(ban));
         }
+        for (auto [name, family] : {std::pair{kBanHostSetV4, Family::ipv4}, std::pair{kBanHostSetV6, Family::ipv6}}) {
+            ir::Set ban;
+            ban.name = name;
+            ban.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+            ban.flags.timeout = true;
+            ban.timeout_seconds = policy_.runtime.default_ban_seconds;
+            ban.runtime = true;
+            table_.sets.push_back(std::move(ban));
+        }
+    }
+
+    // A banned source is dropped whichever ban set holds it; hosts (the common case, one hash
+    // lookup) are asked first. Both rules count into the one "banned" counter.
+    void add_ban_rules(ir::Chain& chain) const {
+        for (auto [set, field] : {std::pair{kBanHostSetV4, ir::Field::ip_saddr}, std::pair{kBanSetV4, ir::Field::ip_saddr},
+                                  std::pair{kBanHostSetV6, ir::Field::ip6_saddr}, std::pair{kBanSetV6, ir::Field::ip6_saddr}})
+            chain.rules.push_back({{ir::SetLookup{{field}, set}}, {count(kCounterBanned), drop()}, {}});
+    }
+
+    void add_sets() {
+        add_ban_sets();
         if (has_logging() && policy_.detect.enabled) {
             for (auto [name, family] : {std::pair{kDropLogMeterV4, Family::ipv4}, std::pair{kDropLogMeterV6, Family::ipv6}}) {
                 ir::Set meter;
@@ -1123,10 +1146,7 @@ private:
                  {accept()},
                  "dhcpv6 client"});
         }
-        chain.rules.push_back(
-            {{ir::SetLookup{{ir::Field::ip_saddr}, kBanSetV4}}, {count(kCounterBanned), drop()}, {}});
-        chain.rules.push_back(
-            {{ir::SetLookup{{ir::Field::ip6_saddr}, kBanSetV6}}, {count(kCounterBanned), drop()}, {}});
+        add_ban_rules(chain);
         add_conformance_jumps(chain);
         add_flood_rules(chain);
         chain.rules.push_back({{ir::CtState{ir::ct_established | ir::ct_related}}, {accept()}, {}});

@@ -16,6 +16,12 @@ inline constexpr const char* kTableName = "portcullis";
 // kernel adapter (which keeps their elements across re-applies) and the daemon (which writes them).
 inline constexpr const char* kBanSetV4 = "ban4";  // ipv4_addr, flags interval,timeout
 inline constexpr const char* kBanSetV6 = "ban6";  // ipv6_addr, flags interval,timeout
+// Split ban layout: single addresses go to hash sets (the kernel fills a hash set ~3-4x faster
+// than an interval set), prefixes stay in ban4/ban6, which also keep any host an older version put
+// there (a re-apply keeps runtime sets as they are, so renaming ban4 would drop its bans). A
+// source in either set is dropped. The daemon switches to this layout when these are runtime sets.
+inline constexpr const char* kBanHostSetV4 = "banh4";  // ipv4_addr, flags timeout
+inline constexpr const char* kBanHostSetV6 = "banh6";  // ipv6_addr, flags timeout
 // Grant sets exist for every guarded service (guard != none): flags dynamic,timeout (dynamic so
 // in-kernel knock rules can add to them), default timeout = runtime.grant_timeout. Names are the
 // service name made into an nft identifier (unchanged for names the policy accepts).

@@ -229,7 +229,7 @@ json render_report_json(const policy::Policy& policy) {
                          : json(nullptr);
     out["runtime"] = {{"grant_timeout_seconds", policy.runtime.default_grant_seconds},
                       {"ban_timeout_seconds", policy.runtime.default_ban_seconds},
-                      {"ban_sets", {kBanSetV4, kBanSetV6}}};
+                      {"ban_sets", {kBanHostSetV4, kBanHostSetV6, kBanSetV4, kBanSetV6}}};
 
     json management;
     json sources = json::array(), ports = json::array();
@@ -286,8 +286,9 @@ std::string render_report_text(const policy::Policy& policy) {
                                     report["logging"]["rate_per_second"].get<int>()));
     if (report["mode"] == "gateway")
         line("Masquerade", report["masquerade"].get<bool>() ? "LAN -> WAN egress" : "no");
-    line("Bans", fmt::format("sources in {}/{} are dropped right after management (default {})",
-                             kBanSetV4, kBanSetV6,
+    line("Bans", fmt::format("sources in {}/{} (addresses) or {}/{} (prefixes) are dropped right after "
+                             "management (default {})",
+                             kBanHostSetV4, kBanHostSetV6, kBanSetV4, kBanSetV6,
                              ir::render_duration(policy.runtime.default_ban_seconds)));
 
     out += "\nManagement (always reachable; compiled before anything that can drop)\n";

@@ -182,7 +182,7 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
             runtime_sets.end())
             config.guarded_services.insert(service.name);
     config.split_ban_sets =
-        std::find(runtime_sets.begin(), runtime_sets.end(), kBanPrefixSetV4) != runtime_sets.end();
+        std::find(runtime_sets.begin(), runtime_sets.end(), compile::kBanHostSetV4) != runtime_sets.end();
     config.default_grant_seconds = loaded.policy.runtime.default_grant_seconds;
     config.default_ban_seconds = loaded.policy.runtime.default_ban_seconds;
     return config;

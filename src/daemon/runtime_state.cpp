@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "compile/compile.hpp"
 
@@ -44,17 +45,24 @@ void RuntimeState::configure(RuntimeConfig config) {
 
 RuntimeState::BanSet RuntimeState::set_for_ban(const Prefix& prefix) const {
     bool v4 = prefix.address.family == Family::ipv4;
-    if (config_.split_ban_sets && !prefix.is_host()) return {v4 ? kBanPrefixSetV4 : kBanPrefixSetV6, true};
-    return {v4 ? compile::kBanSetV4 : compile::kBanSetV6, !config_.split_ban_sets};
+    if (config_.split_ban_sets && prefix.is_host()) return {v4 ? compile::kBanHostSetV4 : compile::kBanHostSetV6, false};
+    return {v4 ? compile::kBanSetV4 : compile::kBanSetV6, true};
+}
+
+std::vector<RuntimeState::BanSet> RuntimeState::sets_holding(const Prefix& prefix) const {
+    std::vector<BanSet> out{set_for_ban(prefix)};
+    if (!out.front().interval) out.push_back({prefix.address.family == Family::ipv4 ? compile::kBanSetV4 : compile::kBanSetV6, true});
+    return out;
 }
 
 std::vector<RuntimeState::BanSet> RuntimeState::ban_sets() const {
-    std::vector<BanSet> out{{compile::kBanSetV4, !config_.split_ban_sets},
-                            {compile::kBanSetV6, !config_.split_ban_sets}};
+    std::vector<BanSet> out;
     if (config_.split_ban_sets) {
-        out.push_back({kBanPrefixSetV4, true});
-        out.push_back({kBanPrefixSetV6, true});
+        out.push_back({compile::kBanHostSetV4, false});
+        out.push_back({compile::kBanHostSetV6, false});
     }
+    out.push_back({compile::kBanSetV4, true});
+    out.push_back({compile::kBanSetV6, true});
     return out;
 }
 
@@ -162,34 +170,57 @@ Result<void> RuntimeState::add_ban(const Prefix& prefix, std::optional<std::uint
 }
 
 Result<void> RuntimeState::remove_ban(const Prefix& prefix, Done done) {
-    kernel::ElementChange change;
-    BanSet target = set_for_ban(prefix);
-    change.set = target.name;
-    change.op = kernel::ElementOp::remove;
-    change.prefix = prefix;
-    change.interval = target.interval;
-    batcher_.enqueue(std::move(change), [this, prefix, done](const std::string* error) {
-        auto it = bans_.find(prefix);
-        std::int64_t now = clock_();
-        if (error) {
-            std::string message = *error == std::strerror(ENOENT)
-                ? prefix_text(prefix) + " is not banned" : *error;
-            if (done) done(&message);
-            return;
-        }
-        if (it != bans_.end()) {
-            it->second.expires_at = std::min(it->second.expires_at, now);
-            it->second.live = false;
-        } else if (!adopted_expiry_.empty() && adopted_expiry_.back() > now) {
-            // One adopted ban fewer; which expiry was its is unknown, so the count is exact now
-            // and may drift in time only until the latest adopted ban would have ended.
-            adopted_expiry_.pop_back();
-        }
-        dirty_ = true;
-        events_.emit(event::kBanRemoved, {{"prefix", prefix_text(prefix)}, {"reason", "manual"}});
-        if (done) done(nullptr);
-    });
+    // One delete per set that may hold the ban; the removal succeeds when any of them held it.
+    struct Outcome {
+        std::size_t waiting = 0;
+        bool removed = false;
+        std::optional<std::string> error;  // other than "not there"
+    };
+    std::vector<BanSet> targets = sets_holding(prefix);
+    auto outcome = std::make_shared<Outcome>();
+    outcome->waiting = targets.size();
+    for (const BanSet& target : targets) {
+        kernel::ElementChange change;
+        change.set = target.name;
+        change.op = kernel::ElementOp::remove;
+        change.prefix = prefix;
+        change.interval = target.interval;
+        batcher_.enqueue(std::move(change), [this, prefix, done, outcome](const std::string* error) {
+            if (!error) outcome->removed = true;
+            else if (*error != std::strerror(ENOENT) && !outcome->error) outcome->error = *error;
+            if (--outcome->waiting > 0) return;
+            if (outcome->error) {
+                finish_ban_removal(prefix, &*outcome->error, done);
+            } else if (outcome->removed) {
+                finish_ban_removal(prefix, nullptr, done);
+            } else {
+                std::string missing = std::strerror(ENOENT);
+                finish_ban_removal(prefix, &missing, done);
+            }
+        });
+    }
     return {};
+}
+
+void RuntimeState::finish_ban_removal(const Prefix& prefix, const std::string* error, const Done& done) {
+    auto it = bans_.find(prefix);
+    std::int64_t now = clock_();
+    if (error) {
+        std::string message = *error == std::strerror(ENOENT) ? prefix_text(prefix) + " is not banned" : *error;
+        if (done) done(&message);
+        return;
+    }
+    if (it != bans_.end()) {
+        it->second.expires_at = std::min(it->second.expires_at, now);
+        it->second.live = false;
+    } else if (!adopted_expiry_.empty() && adopted_expiry_.back() > now) {
+        // One adopted ban fewer; which expiry was its is unknown, so the count is exact now
+        // and may drift in time only until the latest adopted ban would have ended.
+        adopted_expiry_.pop_back();
+    }
+    dirty_ = true;
+    events_.emit(event::kBanRemoved, {{"prefix", prefix_text(prefix)}, {"reason", "manual"}});
+    if (done) done(nullptr);
 }
 
 std::size_t RuntimeState::restore(const DaemonState& saved, const KernelView& kernel) {
@@ -391,7 +422,15 @@ nlohmann::json RuntimeState::bans_json(const std::vector<kernel::ListedElement>*
         }
     }
     std::sort(live.begin(), live.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::sort(adopted.begin(), adopted.end(), [](const auto* a, const auto* b) { return a->prefix < b->prefix; });
+    // A host can be in two sets (hash, and interval from an older version): listed once, with
+    // the later expiry, which is how long it stays dropped.
+    std::sort(adopted.begin(), adopted.end(), [](const auto* a, const auto* b) {
+        if (a->prefix != b->prefix) return a->prefix < b->prefix;
+        return a->expires.count() == 0 ? b->expires.count() != 0 : (b->expires.count() != 0 && a->expires > b->expires);
+    });
+    adopted.erase(std::unique(adopted.begin(), adopted.end(),
+                              [](const auto* a, const auto* b) { return a->prefix == b->prefix; }),
+                  adopted.end());
     auto out = nlohmann::json::array();
     for (const auto* element : adopted) {
         std::int64_t remaining = element->expires.count() / 1000;

@@ -35,15 +35,11 @@ struct PrefixHash {
 // History is forgotten this long after a ban ended (detectors escalate only on recent repeats).
 inline constexpr std::int64_t kBanHistorySeconds = 30LL * 24 * 3600;
 
-// Split ban layout (proposed to the compiler; docs/benchmarks.md, issue 3): single addresses in
-// hash sets ban4/ban6 (`flags timeout`, ~4x faster to fill than an interval set), prefixes in
-// interval sets banp4/banp6 (`flags interval,timeout`). Used when the compiled table has them.
-inline constexpr const char* kBanPrefixSetV4 = "banp4";
-inline constexpr const char* kBanPrefixSetV6 = "banp6";
-
 struct RuntimeConfig {
     std::set<std::string> guarded_services;  // services with grant4_/grant6_ sets
-    bool split_ban_sets = false;             // the table has banp4/banp6 (see above)
+    // The table has the host hash sets banh4/banh6 besides the interval sets ban4/ban6 (split ban
+    // layout, compile.hpp): hosts go to the hash sets, prefixes to the interval sets.
+    bool split_ban_sets = false;
     std::uint32_t default_grant_seconds = 3600;
     std::uint32_t default_ban_seconds = 3600;
 };
@@ -72,7 +68,7 @@ public:
     // with the time they have left; kernel bans without a saved history are counted, not kept.
     // Returns how many bans were re-added.
     struct KernelView {
-        std::vector<kernel::ListedElement> bans;  // ban4 + ban6
+        std::vector<kernel::ListedElement> bans;  // every ban set (ban_sets())
         std::map<std::string, std::vector<kernel::ListedElement>> grants;  // by service
     };
     std::size_t restore(const DaemonState& saved, const KernelView& kernel);
@@ -100,17 +96,20 @@ public:
     std::size_t ban_records() const { return bans_.size(); }
     std::size_t adopted_bans() const;  // in the kernel at start, no history, still running
     nlohmann::json grants_json() const;
-    // Live bans with their history; with `kernel` (ban4 + ban6 as listed now), kernel elements
-    // without a history are listed too (reason "adopted").
+    // Live bans with their history; with `kernel` (every ban set as listed now), kernel elements
+    // without a history are listed too (reason "adopted"), once each even if two sets hold one.
     nlohmann::json bans_json(const std::vector<kernel::ListedElement>* kernel = nullptr) const;
 
     // Where a ban goes: ban4/ban6 (interval) — or, with split_ban_sets, hosts to the hash sets
-    // ban4/ban6 and prefixes to the interval sets banp4/banp6.
+    // banh4/banh6 and prefixes to ban4/ban6.
     struct BanSet {
         std::string name;
         bool interval = true;
     };
     BanSet set_for_ban(const Prefix& prefix) const;
+    // Where a ban may be found: a host may also sit in ban4/ban6, put there by a version without
+    // the split layout (runtime sets keep their elements across an upgrade), so removal asks both.
+    std::vector<BanSet> sets_holding(const Prefix& prefix) const;
     std::vector<BanSet> ban_sets() const;  // every ban set of the current layout
     static std::string set_for_grant(const Address& source, const std::string& service);
 
@@ -129,6 +128,7 @@ private:
     };
     std::uint16_t intern_reason(const std::string& reason);
     std::optional<std::string> kernel_error_text(const std::string& error, const Prefix& prefix) const;
+    void finish_ban_removal(const Prefix& prefix, const std::string* error, const Done& done);
 
     SetBatcher& batcher_;
     EventLog& events_;

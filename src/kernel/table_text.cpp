@@ -466,7 +466,9 @@ std::string merge_table_blocks(std::string_view listing, std::string_view family
 }
 
 bool is_runtime_set_name(std::string_view name) {
-    if (name == compile::kBanSetV4 || name == compile::kBanSetV6) return true;
+    if (name == compile::kBanSetV4 || name == compile::kBanSetV6 || name == compile::kBanHostSetV4 ||
+        name == compile::kBanHostSetV6)
+        return true;
     return (name.size() > 7 && (name.substr(0, 7) == "grant4_" || name.substr(0, 7) == "grant6_"));
 }
 

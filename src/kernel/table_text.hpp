@@ -78,7 +78,7 @@ std::optional<std::string> base_chain_header(const TableObject& chain);
 // `list chains`, ... outputs, which also show other tables), merged into one table block.
 std::string merge_table_blocks(std::string_view listing, std::string_view family, std::string_view name);
 
-// The runtime set naming contract of compile.hpp: ban4, ban6, grant4_*, grant6_*.
+// The runtime set naming contract of compile.hpp: ban4, ban6, banh4, banh6, grant4_*, grant6_*.
 bool is_runtime_set_name(std::string_view name);
 
 // The manifest of a table text the compiler did not produce (a saved snapshot): its objects,

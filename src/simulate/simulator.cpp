@@ -1171,8 +1171,11 @@ Result<void> Simulator::grant(const std::string& service, const Address& address
 }
 
 Result<void> Simulator::ban(const Prefix& prefix, double now, std::optional<std::uint32_t> seconds) {
-    const std::string set_name =
-        prefix.address.family == Family::ipv4 ? compile::kBanSetV4 : compile::kBanSetV6;
+    // Where the daemon puts it: hosts in the hash sets (when the table has them), prefixes in ban4/ban6.
+    const bool v4 = prefix.address.family == Family::ipv4;
+    std::string set_name = v4 ? compile::kBanSetV4 : compile::kBanSetV6;
+    if (prefix.is_host() && impl_->table.find_set(v4 ? compile::kBanHostSetV4 : compile::kBanHostSetV6))
+        set_name = v4 ? compile::kBanHostSetV4 : compile::kBanHostSetV6;
     if (!impl_->table.find_set(set_name)) return fail("--ban: the table has no set " + set_name);
     RuntimeElement e;
     e.key = {prefix};

@@ -6,6 +6,9 @@
 #  5. state file: bans survive a daemon restart and a `flush` + start (reboot stand-in: the kernel
 #     sets are gone, the state file puts the bans back with their remaining time); a truncated or
 #     corrupt state file is reported and does not stop the daemon.
+#  upgrade: a table of a version without the split layout (host and prefix bans in ban4) re-applied
+#     by this one keeps both bans dropping; removing the old host ban works (it is deleted from
+#     banh4 and ban4).
 # Env: PORTCULLIS, PC_SOURCE_ROOT. Needs root. Prints PASS/FAIL lines.
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
@@ -58,14 +61,27 @@ ban_case "v4 prefix" 203.0.113.0/24 "$WAN" "$LAB_WAN_GW" "$WAN2" "$LAB_WAN2_GW"
 ban_case "v6 address" "$LAB_WAN2_IP6" "$WAN2" "$LAB_WAN2_GW6" "$WAN" "$LAB_WAN_GW6"
 ban_case "v6 prefix" 2001:db8:1::/64 "$WAN" "$LAB_WAN_GW6" "$WAN2" "$LAB_WAN2_GW6"
 dmn_ctl bans add 203.0.113.0/24 --for 300 >/dev/null 2>&1
-if dmn_ctl bans add 203.0.113.10 --for 300 >"$LAB_DIR/overlap.log" 2>&1; then
-  fail "scenario 2: an overlapping ban is refused"
+if dmn_ctl bans add 203.0.113.0/25 --for 300 >"$LAB_DIR/overlap.log" 2>&1; then
+  fail "scenario 2: an overlapping prefix ban is refused"
 else
-  check "scenario 2: an overlapping ban is refused and says why" grep -q "overlaps" "$LAB_DIR/overlap.log"
+  check "scenario 2: an overlapping prefix ban is refused and says why" grep -q "overlaps" "$LAB_DIR/overlap.log"
 fi
+# Split layout: a host inside a banned prefix is its own ban (hash set), removable on its own.
+check "scenario 2: a host inside a banned prefix can be banned too" dmn_ctl bans add 203.0.113.10 --for 300
+check "scenario 2: ... it is in the host hash set banh4" set_has banh4 203.0.113.10
+check "scenario 2: ... and the prefix in the interval set ban4" set_has ban4 203.0.113.0/24
+dmn_ctl bans remove 203.0.113.10 >/dev/null 2>&1
+check "scenario 2: removing the host leaves the prefix ban dropping the source" not tcp_probe "$WAN" "$LAB_WAN_GW" 8000 1
 dmn_ctl bans remove 203.0.113.0/24 >/dev/null 2>&1
 check "scenario 2: events ban_added and ban_removed were emitted" \
   sh -c "[ $(dmn_event_count ban_added) -ge 5 ] && [ $(dmn_event_count ban_removed) -ge 5 ]"
+# Refresh: banning a banned host again sets its new timeout in the kernel (no delete needed).
+dmn_ctl bans add "$LAB_WAN2_IP" --for 300 >/dev/null 2>&1
+check "scenario 2: re-banning a banned host succeeds (refresh)" dmn_ctl bans add "$LAB_WAN2_IP" --for 40
+check "scenario 2: ... and the kernel element carries the new timeout" \
+  sh -c "ip netns exec '$GW' nft list set inet portcullis banh4 | grep -F '$LAB_WAN2_IP' | grep -Eq 'timeout 40s expires (3[0-9]|40)s'"
+dmn_ctl bans remove "$LAB_WAN2_IP" >/dev/null 2>&1
+check "scenario 2: the refreshed host ban is removed" not set_has banh4 "$LAB_WAN2_IP"
 
 # ---- 5. state file
 dmn_ctl bans add "$LAB_WAN2_IP" --for 600 --reason scan >/dev/null 2>&1
@@ -90,10 +106,10 @@ dmn_stop daemon2
 pc "$GW" flush >/dev/null 2>&1
 check "scenario 5: flush removed the table (reboot stand-in)" not table_exists
 dmn_start daemon3 "$LAB_DIR/policy.toml" || lab_die "start after flush failed"
-check "scenario 5: after flush + start the v4 ban is back in the kernel" set_has ban4 "$LAB_WAN2_IP"
+check "scenario 5: after flush + start the v4 host ban is back in the kernel (hash set)" set_has banh4 "$LAB_WAN2_IP"
 check "scenario 5: after flush + start the v6 prefix ban is back in the kernel" set_has ban6 "2001:db8:1::/64"
 check "scenario 5: the re-added ban carries its remaining time, not a fresh one" \
-  sh -c "ip netns exec '$GW' nft list set inet portcullis ban4 | grep -F '$LAB_WAN2_IP' | grep -Eq 'timeout (9m[0-9]+s|10m)'"
+  sh -c "ip netns exec '$GW' nft list set inet portcullis banh4 | grep -F '$LAB_WAN2_IP' | grep -Eq 'timeout (9m[0-9]+s|10m)'"
 check "scenario 5: the banned sources are dropped again" \
   sh -c "! ip netns exec '$WAN2' timeout 2 socat -T1 /dev/null TCP:$LAB_WAN2_GW:8000,connect-timeout=1 2>/dev/null"
 check "scenario 5: an unbanned source still reaches the service" reach "$WAN" "$LAB_WAN_GW"
@@ -114,4 +130,40 @@ dmn_start daemon5 "$LAB_DIR/policy.toml"
 check "scenario 5: with a semantically corrupt state file the daemon still starts" dmn_answers
 check "scenario 5: the error names the bad field" grep -q "bans\[0\].prefix" "$DMN_EVENTS"
 dmn_stop daemon5
+
+# ---- upgrade: a table from a version without the split layout (bans of hosts and prefixes all in
+# ban4), re-applied by this version: nothing is lost, and the old host ban can be removed.
+pc "$GW" flush >/dev/null 2>&1
+rm -f "$DMN_STATE"
+"$PORTCULLIS" compile "$LAB_DIR/policy.toml" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+text = re.sub(r"\tset banh[46] \{[^}]*\}\n\n?", "", text)
+sys.stdout.write("".join(l for l in text.splitlines(True) if "@banh" not in l))' >"$LAB_DIR/old-layout.nft"
+check "upgrade: the old-layout table has no host hash sets" not grep -q banh "$LAB_DIR/old-layout.nft"
+check "upgrade: the old-layout table loads" ns_exec "$GW" nft -f "$LAB_DIR/old-layout.nft"
+ns_exec "$GW" nft add element inet portcullis ban4 "{ $LAB_WAN2_IP timeout 10m, 203.0.113.0/24 timeout 10m }"
+check "upgrade: before: the old host ban drops its source" not tcp_probe "$WAN2" "$LAB_WAN2_GW" 8000 1
+dmn_start daemon6 "$LAB_DIR/policy.toml" || lab_die "start over the old-layout table failed"
+check "upgrade: the new table has the host hash sets" sh -c "ip netns exec '$GW' nft list set inet portcullis banh6 >/dev/null"
+check "upgrade: the old host ban is still in ban4" set_has ban4 "$LAB_WAN2_IP"
+check "upgrade: the old prefix ban is still in ban4" set_has ban4 203.0.113.0/24
+check "upgrade: the old host ban still drops its source" not tcp_probe "$WAN2" "$LAB_WAN2_GW" 8000 1
+check "upgrade: the old prefix ban still drops its source" not tcp_probe "$WAN" "$LAB_WAN_GW" 8000 1
+check "upgrade: IPv6 (not banned) still reaches the service" reach "$WAN2" "$LAB_WAN2_GW6"
+dmn_ctl bans list --json >"$LAB_DIR/bans-upgrade.json"
+check "upgrade: bans list shows both old bans" \
+  sh -c "grep -q '\"$LAB_WAN2_IP\"' '$LAB_DIR/bans-upgrade.json' && grep -q '203.0.113.0/24' '$LAB_DIR/bans-upgrade.json'"
+check "upgrade: bans remove of the old host succeeds" dmn_ctl bans remove "$LAB_WAN2_IP"
+check "upgrade: ... it is gone from ban4" not set_has ban4 "$LAB_WAN2_IP"
+check "upgrade: ... and its source reaches the service again" reach "$WAN2" "$LAB_WAN2_GW"
+check "upgrade: the prefix ban still drops" not tcp_probe "$WAN" "$LAB_WAN_GW" 8000 1
+check "upgrade: bans remove of the old prefix succeeds" dmn_ctl bans remove 203.0.113.0/24
+check "upgrade: ... and its source reaches the service again" reach "$WAN" "$LAB_WAN_GW"
+if dmn_ctl bans remove "$LAB_WAN2_IP" >"$LAB_DIR/remove-again.log" 2>&1; then
+  fail "upgrade: removing it again is refused"
+else
+  check "upgrade: removing it again says it is not banned" grep -q "is not banned" "$LAB_DIR/remove-again.log"
+fi
+dmn_stop daemon6
 lab_finish

@@ -48,6 +48,15 @@ dmn_stop() { lab_stop "$1"; }
 # set_has SET ELEMENT: the kernel set in our table lists ELEMENT.
 set_has() { ns_exec "$LAB_NS_GW" nft list set inet portcullis "$1" 2>/dev/null | grep -qF -- "$2"; }
 
+# ban_has ADDRESS_OR_PREFIX: any ban set of its family holds it (hosts: banh4/banh6, prefixes and
+# hosts of older versions: ban4/ban6).
+ban_has() {
+  case $1 in
+    *:*) set_has banh6 "$1" || set_has ban6 "$1" ;;
+    *) set_has banh4 "$1" || set_has ban4 "$1" ;;
+  esac
+}
+
 # table_exists: our table is in the gateway's kernel.
 table_exists() { ns_exec "$LAB_NS_GW" nft list table inet portcullis >/dev/null 2>&1; }
 

@@ -89,7 +89,7 @@ check "scenario 3: the receiver saw both streams end" test "$(grep -c '^stream='
 check "scenario 3: zero loss on the steady flow" grep -qE '^stream=steady sent=[1-9][0-9]* .*missing=0 ' "$LAB_DIR/receiver.log"
 check "scenario 3: zero loss on the new-flow-per-datagram stream" grep -qE '^stream=fresh sent=[1-9][0-9]* .*missing=0 ' "$LAB_DIR/receiver.log"
 check "scenario 3: the grant survived the reloads (kernel)" set_has grant4_guarded "$LAB_WAN_IP"
-check "scenario 3: the ban survived the reloads (kernel)" set_has ban4 "$LAB_WAN2_IP"
+check "scenario 3: the ban survived the reloads (kernel)" set_has banh4 "$LAB_WAN2_IP"
 check "scenario 3: the grant still works" tcp_probe "$WAN" "$LAB_WAN_GW" 7000 2
 dmn_ctl grants list >"$LAB_DIR/grants.txt" 2>&1
 check "scenario 3: the daemon still lists the grant" grep -q "$LAB_WAN_IP" "$LAB_DIR/grants.txt"

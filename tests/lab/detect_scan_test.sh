@@ -89,14 +89,14 @@ for scan in "-sS tcp-syn" "-sT tcp-syn" "-sF tcp-fin" "-sN tcp-null" "-sX tcp-xm
     type=$(last_field "$LAB_WAN2_IP" scan_type)
     check "scenario 1: nmap $flag is banned after $probes probes (<= 4)" test "$probes" -le 4
     check "scenario 1: nmap $flag is labelled $label (event says $type)" test "$type" = "$label"
-    check "scenario 1: nmap $flag: the source is in the kernel ban set" set_has ban4 "$LAB_WAN2_IP"
+    check "scenario 1: nmap $flag: the source is in the kernel ban set" set_has banh4 "$LAB_WAN2_IP"
     check "scenario 1: nmap $flag: the banned source cannot reach the exposed service" \
       not tcp_probe "$WAN2" "$LAB_WAN2_GW" 8000 1
   else
     fail "scenario 1: nmap $flag from $LAB_WAN2_IP produced no scan_detected event"
   fi
   dmn_ctl bans remove "$LAB_WAN2_IP" >/dev/null 2>&1
-  wait_until 5 not set_has ban4 "$LAB_WAN2_IP"
+  wait_until 5 not ban_has "$LAB_WAN2_IP"
   # The kernel meters logged drops per source (2/s, burst 5): a real ban outlasts the refill,
   # this manual unban does not, so give the meter the 2.5 s it needs before the next scan.
   sleep 3
@@ -110,7 +110,7 @@ ns_exec "$WAN" timeout 30 nmap -6 -n -Pn -sS --max-retries 0 -p 3000-3019 "$LAB_
 sleep 1
 check "scenario 2: the management source (v4) scanned 20 ports and was not flagged" test "$(scan_count "$LAB_WAN_IP")" -eq 0
 check "scenario 2: the management source (v6) scanned 20 ports and was not flagged" test "$(scan_count "$LAB_WAN_IP6")" -eq 0
-check "scenario 2: the management source is not in the ban set" not set_has ban4 "$LAB_WAN_IP"
+check "scenario 2: the management source is not in the ban set" not ban_has "$LAB_WAN_IP"
 for _ in $(seq 1 10); do
   test "$(tcp_banner "$WAN2" "$LAB_WAN2_GW" 8000)" = web || true
   tcp_probe "$WAN2" "$LAB_WAN2_GW" 4444 0 || true   # the same closed port, again and again
@@ -132,13 +132,13 @@ nmap_scan during-flood "$WAN2" -sS -S "$FRESH" -e eth0 --max-retries 0 --host-ti
 if wait_until 10 more_than "$FRESH" 0; then
   check "scenario 1b: a SYN scan during a 10k/s flood of logged drops is banned within 4 probes" \
     test "$(last_field "$FRESH" probes)" -le 4
-  check "scenario 1b: the scanner is in the ban set" set_has ban4 "$FRESH"
+  check "scenario 1b: the scanner is in the ban set" set_has banh4 "$FRESH"
 else
   fail "scenario 1b: a SYN scan during a flood of logged drops was not detected"
 fi
 check "scenario 1b: the flood was still running when the scan was banned" kill -0 "$(cat "$LAB_DIR/flood.pid")"
 lab_stop flood
-check "scenario 1b: the flooding management source was not banned" not set_has ban4 "$LAB_WAN_IP"
+check "scenario 1b: the flooding management source was not banned" not ban_has "$LAB_WAN_IP"
 
 # ---- 5 + 6. IPv6 scanner: banned, escalated, expired; offences survive a restart
 V6=$LAB_WAN2_IP6
@@ -155,9 +155,9 @@ for round in 1 2 3 4; do
     check "scenario 6: IPv6 scan round $round is flagged within 4 probes" test "$(last_field "$V6" probes)" -le 4
     check "scenario 5: round $round ban lasts ${expected[$((round - 1))]} s" \
       test "$(ban_seconds_of "$V6" "$round")" = "${expected[$((round - 1))]}"
-    check "scenario 6: round $round: $V6 is in ban6" set_has ban6 "$V6"
+    check "scenario 6: round $round: $V6 is in banh6" set_has banh6 "$V6"
     check "scenario 5: round $round: the ban expires in the kernel" \
-      wait_until $((expected[$((round - 1))] + 5)) not set_has ban6 "$V6"
+      wait_until $((expected[$((round - 1))] + 5)) not ban_has "$V6"
   else
     fail "scenario 6: IPv6 scan round $round produced no scan_detected event"
   fi
@@ -173,7 +173,7 @@ if scan6 5; then
 else
   fail "scenario 5: scan after restart produced no scan_detected event"
 fi
-wait_until 20 not set_has ban6 "$V6"
+wait_until 20 not ban_has "$V6"
 
 # ---- 6. /64 aggregation after a reload
 write_policy 64

@@ -91,7 +91,7 @@ if sw_wait_established client 25; then pass "the client reconnected"; else fail 
 for port in 25 110 143; do tcp_probe "$WAN2" "$LAB_WAN2_GW" "$port" 1 || true; done
 sleep 1
 check "the VPN client was never flagged" test "$(detected "$LAB_WAN2_IP")" -eq 0
-check "the VPN client is not in the ban set" not set_has ban4 "$LAB_WAN2_IP"
+check "the VPN client is not in the ban set" not ban_has "$LAB_WAN2_IP"
 check "the client's IKE_SA is still up" sh -c "swanctl --list-sas --uri unix://$LAB_DIR/sw-client/run/charon.vici | grep -q ESTABLISHED"
 dmn_ctl status --json >"$LAB_DIR/status.json"
 check "conntrack NEW events fed successes to the detector" \
@@ -104,5 +104,5 @@ check "metrics: conntrack NEW events are counted" \
 # The same closed ports from a source without successes: four of them flag a scanner.
 nmap_scan scanner "$WAN" -sS --max-retries 0 -p 25,110,143,993,995,3306 "$LAB_WAN_GW"
 check "a scanner on the other WAN is flagged" wait_until 10 sh -c "[ \$(grep -c '\"type\":\"scan_detected\".*\"source\":\"$LAB_WAN_IP\"' '$DMN_EVENTS') -ge 1 ]"
-check "the scanner is in the ban set" set_has ban4 "$LAB_WAN_IP"
+check "the scanner is in the ban set" set_has banh4 "$LAB_WAN_IP"
 lab_finish

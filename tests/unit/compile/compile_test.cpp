@@ -97,8 +97,9 @@ TEST(RuntimeSets, BansAlwaysGrantsForGuardedServicesOnly) {
     auto policy = load_policy(own_policy("gateway_mixed"));
     auto table = compile::compile_ir(policy);
     auto manifest = compile::manifest_of(table);
-    std::vector<std::string> expected{compile::kBanSetV4, compile::kBanSetV6, compile::grant_set_v4("wg"),
-                                      compile::grant_set_v6("wg")};
+    std::vector<std::string> expected{compile::kBanSetV4,     compile::kBanSetV6,
+                                      compile::kBanHostSetV4, compile::kBanHostSetV6,
+                                      compile::grant_set_v4("wg"), compile::grant_set_v6("wg")};
     EXPECT_EQ(manifest.runtime_sets, expected);
     EXPECT_EQ(compile::grant_set_v4("wg"), "grant4_wg");
     EXPECT_EQ(compile::grant_set_v6("legacy-pptp"), "grant6_legacy-pptp");
@@ -122,6 +123,34 @@ TEST(RuntimeSets, BansAlwaysGrantsForGuardedServicesOnly) {
     EXPECT_EQ(rule_index(wg, "counter name \"svc_wg_accepted\" accept"), rule_index(wg, "@grant4_wg"));
 }
 
+TEST(RuntimeSets, HostBansInHashSetsPrefixBansInIntervalSetsBothDroppedAndCounted) {
+    auto table = compile::compile_ir(load_policy(own_policy("gateway_mixed")));
+    for (const char* name : {"banh4", "banh6"}) {
+        const auto* hosts = table.find_set(name);
+        ASSERT_NE(hosts, nullptr) << name;
+        EXPECT_TRUE(hosts->flags.timeout && hosts->runtime);
+        EXPECT_FALSE(hosts->flags.interval);  // a hash set: ~3-4x faster to fill
+        EXPECT_EQ(hosts->timeout_seconds, 7200u);
+        EXPECT_TRUE(hosts->elements.empty());
+    }
+    EXPECT_EQ(table.find_set("banh6")->key, std::vector<ir::DataType>{ir::DataType::ipv6_addr});
+    const auto* prefixes = table.find_set("ban4");
+    ASSERT_NE(prefixes, nullptr);
+    EXPECT_TRUE(prefixes->flags.interval && prefixes->flags.timeout);  // unchanged: kept across upgrades
+    for (const char* chain_name : {"input_filter", "forward_filter"}) {
+        const auto& c = chain(table, chain_name);
+        for (const char* rule : {"ip saddr @banh4 counter name \"banned\" drop",
+                                 "ip saddr @ban4 counter name \"banned\" drop",
+                                 "ip6 saddr @banh6 counter name \"banned\" drop",
+                                 "ip6 saddr @ban6 counter name \"banned\" drop"})
+            EXPECT_NE(rule_index(c, rule), std::string::npos) << chain_name << ": " << rule;
+        // The four ban rules sit together (hosts first), where the single ban rule pair sat.
+        EXPECT_EQ(rule_index(c, "@ban4"), rule_index(c, "@banh4") + 1);
+        EXPECT_EQ(rule_index(c, "@banh6"), rule_index(c, "@ban4") + 1);
+        EXPECT_EQ(rule_index(c, "@ban6"), rule_index(c, "@banh6") + 1);
+    }
+}
+
 TEST(Order, ManagementBeforeAnythingThatDropsThenBansThenConntrack) {
     for (const char* name : {"gateway_mixed", "host_l2tp"}) {
         SCOPED_TRACE(name);
@@ -143,6 +172,11 @@ TEST(Order, ManagementBeforeAnythingThatDropsThenBansThenConntrack) {
         }
         EXPECT_LT(management, ban);
         EXPECT_LT(ban, established);
+        for (const char* set : {"@banh4", "@banh6", "@ban6"}) {
+            auto other = rule_index(input, set);
+            EXPECT_LT(management, other) << set;
+            EXPECT_LT(other, established) << set;
+        }
         EXPECT_LT(established, invalid);
         EXPECT_LT(invalid, dispatch);
         EXPECT_EQ(fallback, input.rules.size() - 1);

@@ -198,12 +198,18 @@ TEST_F(RuntimeStateTest, AdoptedBansAreCountedUntilTheyEndAndListedFromTheKernel
     EXPECT_EQ(state_.active_bans(), 0u);
 }
 
-TEST_F(RuntimeStateTest, SplitLayoutSendsHostsToTheHashSetsAndPrefixesToTheIntervalSets) {
-    fake_.create_set("banp4");
-    fake_.create_set("banp6");
-    RuntimeConfig config = state_.config();
-    config.split_ban_sets = true;
-    state_.configure(config);
+class SplitBanLayoutTest : public RuntimeStateTest {
+protected:
+    SplitBanLayoutTest() {
+        fake_.create_set("banh4");
+        fake_.create_set("banh6");
+        RuntimeConfig config = state_.config();
+        config.split_ban_sets = true;
+        state_.configure(config);
+    }
+};
+
+TEST_F(SplitBanLayoutTest, HostsGoToTheHashSetsAndPrefixesToTheIntervalSets) {
     ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "scan"));
     ASSERT_TRUE(state_.add_ban(P("198.51.100.0/24"), 60, "scan"));
     ASSERT_TRUE(state_.add_ban(P("2001:db8::1"), 60, "scan"));
@@ -212,24 +218,134 @@ TEST_F(RuntimeStateTest, SplitLayoutSendsHostsToTheHashSetsAndPrefixesToTheInter
     ASSERT_EQ(fake_.writes.size(), 1u);
     const auto& written = fake_.writes[0];
     ASSERT_EQ(written.size(), 4u);
-    EXPECT_EQ(written[0].set, "ban4");
+    EXPECT_EQ(written[0].set, "banh4");
     EXPECT_FALSE(written[0].interval);
-    EXPECT_EQ(written[1].set, "banp4");
+    EXPECT_EQ(written[1].set, "ban4");
     EXPECT_TRUE(written[1].interval);
-    EXPECT_EQ(written[2].set, "ban6");
+    EXPECT_EQ(written[2].set, "banh6");
     EXPECT_FALSE(written[2].interval);
-    EXPECT_EQ(written[3].set, "banp6");
+    EXPECT_EQ(written[3].set, "ban6");
     EXPECT_TRUE(written[3].interval);
+    EXPECT_EQ(written[0].timeout, std::chrono::seconds(60));
     EXPECT_EQ(state_.active_bans(), 4u);  // a host inside a banned prefix is no overlap here
     auto sets = state_.ban_sets();
     ASSERT_EQ(sets.size(), 4u);
-    EXPECT_EQ(sets[2].name, "banp4");
+    EXPECT_EQ(sets[0].name, "banh4");
     EXPECT_FALSE(sets[0].interval);
+    EXPECT_EQ(sets[1].name, "banh6");
+    EXPECT_EQ(sets[2].name, "ban4");
+    EXPECT_TRUE(sets[2].interval);
+    EXPECT_EQ(sets[3].name, "ban6");
+}
+
+TEST_F(SplitBanLayoutTest, RemovingAHostDeletesItFromBothSetsAndSucceedsIfEitherHeldIt) {
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "manual"));
+    batcher_.flush();
+    std::optional<std::string> error;
+    bool finished = false;
+    ASSERT_TRUE(state_.remove_ban(P("198.51.100.7"), [&](const std::string* e) {
+        finished = true;
+        if (e) error = *e;
+    }));
+    batcher_.flush();
+    ASSERT_EQ(fake_.writes.size(), 2u);
+    const auto& removed = fake_.writes[1];
+    ASSERT_EQ(removed.size(), 2u);
+    EXPECT_EQ(removed[0].set, "banh4");
+    EXPECT_FALSE(removed[0].interval);
+    EXPECT_EQ(removed[1].set, "ban4");
+    EXPECT_TRUE(removed[1].interval);
+    EXPECT_EQ(removed[0].op, kernel::ElementOp::remove);
+    EXPECT_EQ(removed[1].op, kernel::ElementOp::remove);
+    EXPECT_TRUE(finished);
+    EXPECT_FALSE(error) << *error;  // ban4 lacked it (ENOENT), banh4 held it: removed
+    EXPECT_TRUE(fake_.sets["banh4"].empty());
+    EXPECT_EQ(state_.active_bans(), 0u);
+    EXPECT_EQ(events_.counts().at("ban_removed"), 1u);  // one event, not one per set
+}
+
+TEST_F(SplitBanLayoutTest, AHostAnOlderVersionPutInTheIntervalSetCanBeRemoved) {
+    fake_.sets["ban6"][P("2001:db8::5")] = std::chrono::milliseconds(0);  // as an upgrade finds it
+    std::optional<std::string> error;
+    bool finished = false;
+    ASSERT_TRUE(state_.remove_ban(P("2001:db8::5"), [&](const std::string* e) {
+        finished = true;
+        if (e) error = *e;
+    }));
+    batcher_.flush();
+    EXPECT_TRUE(finished);
+    EXPECT_FALSE(error) << *error;
+    EXPECT_TRUE(fake_.sets["ban6"].empty());
+    EXPECT_EQ(events_.counts().at("ban_removed"), 1u);
+}
+
+TEST_F(SplitBanLayoutTest, RemovingAHostNeitherSetHoldsSaysSoOnce) {
+    int calls = 0;
+    std::optional<std::string> error;
+    ASSERT_TRUE(state_.remove_ban(P("192.0.2.9"), [&](const std::string* e) {
+        ++calls;
+        if (e) error = *e;
+    }));
+    batcher_.flush();
+    EXPECT_EQ(calls, 1);
+    ASSERT_TRUE(error);
+    EXPECT_NE(error->find("192.0.2.9 is not banned"), std::string::npos);
+    EXPECT_EQ(events_.counts().count("ban_removed"), 0u);
+}
+
+TEST_F(SplitBanLayoutTest, RemovingAPrefixTouchesOnlyTheIntervalSet) {
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.0/24"), 60, "manual"));
+    batcher_.flush();
+    ASSERT_TRUE(state_.remove_ban(P("198.51.100.0/24")));
+    batcher_.flush();
+    ASSERT_EQ(fake_.writes[1].size(), 1u);
+    EXPECT_EQ(fake_.writes[1][0].set, "ban4");
+    EXPECT_TRUE(fake_.sets["ban4"].empty());
+}
+
+TEST_F(SplitBanLayoutTest, RestoreFromTheStateFilePutsHostsInTheHashSets) {
+    DaemonState saved;
+    for (const char* text : {"198.51.100.7", "198.51.100.0/25", "2001:db8::1"}) {
+        BanRecord record;
+        record.prefix = P(text);
+        record.banned_at = now_ - 10;
+        record.expires_at = now_ + 100;
+        record.offences = 1;
+        record.last_duration = 110;
+        saved.bans.push_back(record);
+    }
+    EXPECT_EQ(state_.restore(saved, {}), 3u);
+    batcher_.flush();
+    EXPECT_EQ(fake_.sets["banh4"].count(P("198.51.100.7")), 1u);
+    EXPECT_EQ(fake_.sets["ban4"].count(P("198.51.100.0/25")), 1u);
+    EXPECT_EQ(fake_.sets["banh6"].count(P("2001:db8::1")), 1u);
+    EXPECT_TRUE(fake_.sets["ban4"].count(P("198.51.100.7")) == 0);
+    EXPECT_EQ(fake_.sets["banh4"].at(P("198.51.100.7")), std::chrono::seconds(100));
+}
+
+TEST_F(SplitBanLayoutTest, BansListShowsAHostInBothSetsOnceWithTheLaterExpiry) {
+    std::vector<kernel::ListedElement> kernel{
+        {P("198.51.100.7"), std::chrono::seconds(60), std::chrono::seconds(30)},   // ban4, old version
+        {P("198.51.100.7"), std::chrono::seconds(600), std::chrono::seconds(500)},  // banh4
+        {P("198.51.100.0/24"), std::chrono::seconds(60), std::chrono::seconds(40)},
+    };
+    auto listed = state_.bans_json(&kernel);
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0]["prefix"], "198.51.100.0/24");
+    EXPECT_EQ(listed[1]["prefix"], "198.51.100.7");
+    EXPECT_EQ(listed[1]["remaining"], 500);
+}
+
+TEST_F(RuntimeStateTest, WithoutTheSplitLayoutHostsStayInTheIntervalSets) {
+    ASSERT_TRUE(state_.add_ban(P("198.51.100.7"), 60, "manual"));
+    batcher_.flush();
     ASSERT_TRUE(state_.remove_ban(P("198.51.100.7")));
     batcher_.flush();
+    EXPECT_EQ(fake_.writes[0][0].set, "ban4");
+    EXPECT_TRUE(fake_.writes[0][0].interval);
+    ASSERT_EQ(fake_.writes[1].size(), 1u);  // only ban4 exists in that layout
     EXPECT_EQ(fake_.writes[1][0].set, "ban4");
-    EXPECT_EQ(fake_.writes[1][0].op, kernel::ElementOp::remove);
-    EXPECT_FALSE(fake_.writes[1][0].interval);
+    EXPECT_EQ(state_.ban_sets().size(), 2u);
 }
 
 TEST_F(RuntimeStateTest, TransportFailureFailsEveryQueuedChange) {

@@ -106,6 +106,9 @@ TEST(TableText, StripsElementsOnlyFromTheNamedSets) {
 TEST(TableText, RuntimeSetNamesFollowTheContract) {
     EXPECT_TRUE(is_runtime_set_name("ban4"));
     EXPECT_TRUE(is_runtime_set_name("ban6"));
+    EXPECT_TRUE(is_runtime_set_name("banh4"));
+    EXPECT_TRUE(is_runtime_set_name("banh6"));
+    EXPECT_FALSE(is_runtime_set_name("banh"));
     EXPECT_TRUE(is_runtime_set_name("grant4_ssh"));
     EXPECT_TRUE(is_runtime_set_name("grant6_wg"));
     EXPECT_FALSE(is_runtime_set_name("grant4_"));

@@ -104,7 +104,7 @@ TEST(SimulateCaptures, PptpHelperMakesGreRelated) {
 // The same NAT-T capture replayed entirely from the WAN side (--iif eth0: no packet is taken as an
 // outbound reply) with the initiator banned: the ban rule sits before `ct state established`, so
 // every initiator packet dies on it. The responder's packets arrive as new UDP 500/4500 flows
-// from an unbanned source and are accepted. The ban set decides, element shown.
+// from an unbanned source and are accepted. The host ban set (banh4) decides, element shown.
 TEST(SimulateCaptures, BannedInitiatorNeverGetsThrough) {
     Options options;
     options.bans.push_back({prefix("192.1.2.254/32"), std::nullopt});
@@ -116,7 +116,7 @@ TEST(SimulateCaptures, BannedInitiatorNeverGetsThrough) {
         if (o.packet.source == addr("192.1.2.254")) {
             ++from_initiator;
             EXPECT_EQ(o.verdict, Verdict::drop) << "frame " << frame;
-            EXPECT_NE(o.decided_by.text.find("@ban4"), std::string::npos);
+            EXPECT_NE(o.decided_by.text.find("@banh4"), std::string::npos) << o.decided_by.text;
             EXPECT_EQ(o.decided_by.element.rfind("192.1.2.254 (expires in", 0), 0u) << o.decided_by.element;
             ++dropped;
         } else {
