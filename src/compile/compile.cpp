@@ -96,6 +96,8 @@ constexpr const char* kChainFloodDrop = "flood_drop";
 constexpr std::uint32_t kFloodLogPerSecond = 5;
 constexpr const char* kChainConformIke = "conform_ike";
 constexpr const char* kChainConformNatt = "conform_natt";
+constexpr const char* kChainConformL2tp = "conform_l2tp";
+constexpr const char* kChainConformGre = "conform_gre";
 
 std::string allow_set(Family family, const std::string& service) {
     return ir::identifier(family == Family::ipv4 ? "allow4_" : "allow6_", service);
@@ -392,6 +394,7 @@ private:
                 }
             }
         }
+        add_l2tp_gre_conformance_objects();
     }
 
     // Runtime ban sets (compile.hpp): prefixes (and hosts of older versions) in the interval sets
@@ -958,6 +961,7 @@ private:
             chain.rules.push_back({{raw(64, 24, {0u})}, {count(kConformNattSpi), drop()}, "ESP with a reserved SPI"});
             table_.chains.push_back(std::move(chain));
         }
+        add_l2tp_gre_conformance_chains();
     }
 
     void add_conformance_jumps(ir::Chain& chain) const {
@@ -969,6 +973,97 @@ private:
                                    {ir::VerdictStmt{jump(target)}},
                                    {}});
         }
+        add_l2tp_gre_conformance_jumps(chain);
+    }
+
+    // ---- L2TP and PPTP GRE conformance (issue 5) -----------------------------------------------
+
+    // udp/1701 exposed raw or inside IPsec (decrypted L2TP is checked too: a bad header there is
+    // just as much junk), when the service keeps conformance on.
+    static bool exposes_l2tp(const Planned& planned) {
+        if (!planned.service->conformance) return false;
+        return std::any_of(planned.exposures.begin(), planned.exposures.end(), [](const Exposure& e) {
+            return e.protocol == IpProtocol::udp && e.ports && e.ports->first <= kL2tpPort &&
+                   kL2tpPort <= e.ports->last &&
+                   (e.delivery == Delivery::local || e.delivery == Delivery::forwarded ||
+                    e.delivery == Delivery::local_inside_ipsec);
+        });
+    }
+    // GRE is checked only for PPTP services: plain GRE tunnels (version 0) are legitimate elsewhere.
+    static bool exposes_pptp_gre(const Planned& planned) {
+        if (!planned.service->conformance || !planned.service->pptp_helper) return false;
+        return std::any_of(planned.exposures.begin(), planned.exposures.end(),
+                           [](const Exposure& e) { return e.protocol == IpProtocol::gre; });
+    }
+
+    void add_l2tp_gre_conformance_objects() {
+        for (const auto& planned : planned_) {
+            if (!conform_l2tp_ && exposes_l2tp(planned)) {
+                conform_l2tp_ = true;
+                for (const char* name : {kConformL2tpShort, kConformL2tpVersion, kConformL2tpControl})
+                    table_.counters.push_back({name});
+            }
+            if (!conform_gre_ && exposes_pptp_gre(planned)) {
+                conform_gre_ = true;
+                for (const char* name :
+                     {kConformGreShort, kConformGreVersion, kConformGreProtocol, kConformGreKey, kConformGreFlags})
+                    table_.counters.push_back({name});
+            }
+        }
+    }
+
+    void add_l2tp_gre_conformance_chains() {
+        auto rule = [](ir::Chain& chain, std::vector<ir::Match> matches, const char* counter, const char* why) {
+            chain.rules.push_back({std::move(matches), {count(counter), drop()}, why});
+        };
+        if (conform_l2tp_) {
+            ir::Chain chain;
+            chain.name = kChainConformL2tp;
+            // Offsets after the 8-byte UDP header. First 16 bits: T L x x S x O P x x x x Ver(4).
+            // The smallest message is a v2 data header (flags, tunnel, session: 6 bytes).
+            rule(chain, {raw(32, 16, range(0, 8 + 6 - 1))}, kConformL2tpShort, "shorter than an L2TP header");
+            rule(chain, {raw(76, 4, {2u, 3u}, true)}, kConformL2tpVersion, "L2TP version not 2 or 3");
+            // Control messages carry flags, length, tunnel/connection id, Ns, Nr: 12 bytes.
+            rule(chain, {raw(64, 1, {1u}), raw(32, 16, range(0, 8 + 12 - 1))}, kConformL2tpShort,
+                 "L2TP control message shorter than its header");
+            // RFC 2661 3.1 / RFC 3931 3.2.1: control messages MUST set L and S.
+            rule(chain, {raw(64, 16, {0x8000u, 0x8800u, 0xc000u}, false, 0xc800u)}, kConformL2tpControl,
+                 "L2TP control message without length or sequence bits");
+            // RFC 2661 3.1: the offset bit MUST be 0 in a v2 control message.
+            rule(chain, {raw(64, 16, {0x8202u}, false, 0x820fu)}, kConformL2tpControl,
+                 "L2TPv2 control message with an offset");
+            table_.chains.push_back(std::move(chain));
+        }
+        if (conform_gre_) {
+            ir::Chain chain;
+            chain.name = kChainConformGre;
+            // Enhanced GRE is 8 bytes before its optional sequence and ack numbers; nft cannot
+            // compare against the packet length, so the IPv4 total length stands in (20-byte
+            // header; GRE behind IP options is not seen in PPTP).
+            rule(chain, {ir::Payload{ir::Payload::Base::network, 16, 16, std::nullopt, range(0, 20 + 8 - 1), false}},
+                 kConformGreShort, "shorter than an enhanced GRE header");
+            // First 16 bits: C R K S s Recur(3) A Flags(4) Ver(3).
+            rule(chain, {raw(13, 3, {1u}, true)}, kConformGreVersion, "GRE version not 1 (enhanced GRE)");
+            rule(chain, {raw(16, 16, {0x880bu}, true)}, kConformGreProtocol, "GRE protocol type not PPP (0x880B)");
+            rule(chain, {raw(2, 1, {0u})}, kConformGreKey, "enhanced GRE without the key (call id)");
+            // C, R, s, recursion and the flag bits MUST be 0 (RFC 2637 4.1).
+            rule(chain, {raw(0, 16, {0u}, true, 0xcf78u)}, kConformGreFlags,
+                 "GRE checksum, routing, recursion or reserved flags set");
+            table_.chains.push_back(std::move(chain));
+        }
+    }
+
+    void add_l2tp_gre_conformance_jumps(ir::Chain& chain) const {
+        if (conform_l2tp_)
+            chain.rules.push_back({{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::udp)}},
+                                    ir::Compare{ir::Field::th_dport, {PortRange{kL2tpPort, kL2tpPort}}}},
+                                   {ir::VerdictStmt{jump(kChainConformL2tp)}},
+                                   {}});
+        if (conform_gre_)
+            chain.rules.push_back({{ir::Compare{ir::Field::meta_nfproto, {ir::Number{4}}},
+                                    ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::gre)}}},
+                                   {ir::VerdictStmt{jump(kChainConformGre)}},
+                                   {}});
     }
 
     // Per-source (and optional global) IKE_SA_INIT limits. They sit before conntrack's
@@ -1265,6 +1360,8 @@ private:
     bool any_flood_ = false;
     const policy::Service* conform_ike_ = nullptr;   // the service exposing udp/500, if checked
     const policy::Service* conform_natt_ = nullptr;  // the service exposing udp/4500, if checked
+    bool conform_l2tp_ = false;  // some service exposes udp/1701 with conformance on
+    bool conform_gre_ = false;   // some PPTP service exposes GRE with conformance on
     ir::Table table_;
 };
 

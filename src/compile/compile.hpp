@@ -114,5 +114,15 @@ inline constexpr const char* kConformNattVersion = "conform_natt_version";
 inline constexpr const char* kConformNattExchange = "conform_natt_exchange";
 inline constexpr const char* kConformNattLength = "conform_natt_length";
 inline constexpr const char* kConformNattSpi = "conform_natt_spi";  // ESP with a reserved SPI 1-255
+// L2TP on an exposed udp/1701 (RFC 2661 v2, RFC 3931 v3 over UDP) and PPTP's enhanced GRE
+// (RFC 2637 section 4.1; IPv4 only, as the pptp helper).
+inline constexpr const char* kConformL2tpShort = "conform_l2tp_short";      // < 6 bytes, or a control message < 12
+inline constexpr const char* kConformL2tpVersion = "conform_l2tp_version";  // version not 2 or 3
+inline constexpr const char* kConformL2tpControl = "conform_l2tp_control";  // control without L and S, or v2 with O
+inline constexpr const char* kConformGreShort = "conform_gre_short";        // < 8 bytes (no room for the key)
+inline constexpr const char* kConformGreVersion = "conform_gre_version";    // version not 1
+inline constexpr const char* kConformGreProtocol = "conform_gre_protocol";  // protocol type not 0x880B (PPP)
+inline constexpr const char* kConformGreKey = "conform_gre_key";            // key flag clear
+inline constexpr const char* kConformGreFlags = "conform_gre_flags";        // checksum, routing, strict route, recursion or reserved flags
 
 }  // namespace portcullis::compile

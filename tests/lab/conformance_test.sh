@@ -3,21 +3,28 @@
 # crafted malformed datagrams to udp/500 and udp/4500 are dropped and counted per reason, well-formed
 # ones (IKE_SA_INIT, NAT-T keepalive, marked IKE, ESP with a normal SPI) reach the server socket, and
 # a burst of IKE_SA_INIT from one source is cut to the per-source limit.
+# Part 2 (gateway, issue 5 test 4): the shared captures' IKE / NAT-T / L2TP / PPTP-GRE packets,
+# rewritten to come from a WAN client, are replayed with tcpreplay through a portcullis gateway:
+# every well-formed UDP datagram reaches the LAN server and no conformance counter moves; crafted
+# malformed L2TP and GRE packets are dropped there and counted per reason.
 # Topology: namespaces pc-cnf-s<pid> (server, portcullis table from `portcullis compile`) and
-# pc-cnf-c<pid> (client) on a veth pair, 192.0.2.0/24. Env: PORTCULLIS. Needs root.
+# pc-cnf-c<pid> (client) on a veth pair, 192.0.2.0/24; part 2: pc-cnf-w/g/l<pid> (wan client
+# 203.0.113.10, gateway 203.0.113.1 / 192.0.2.1, LAN server 192.0.2.10).
+# Env: PORTCULLIS, PC_SHARED_ROOT (captures), PC_SOURCE_ROOT. Needs root.
 set -u
-for tool in ip nft python3; do
+for tool in ip nft python3 tcpreplay tcpdump; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is required"; exit 1; }
 done
 [ -x "${PORTCULLIS:-}" ] || { echo "FAIL: PORTCULLIS must name the portcullis binary"; exit 1; }
 
-SRV=pc-cnf-s$$ CLI=pc-cnf-c$$
+SRV=pc-cnf-s$$ CLI=pc-cnf-c$$ GW=pc-cnf-g$$ WN=pc-cnf-w$$ LN=pc-cnf-l$$
 WORK=$(mktemp -d /tmp/pc-cnf.XXXXXX)
 failures=0
 cleanup() {
   [ -f "$WORK/recv.pid" ] && kill "$(cat "$WORK/recv.pid")" 2>/dev/null
   ip netns del "$SRV" 2>/dev/null
   ip netns del "$CLI" 2>/dev/null
+  for ns in "$GW" "$WN" "$LN"; do ip netns del "$ns" 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -140,6 +147,155 @@ echo "info: of 40 IKE_SA_INIT in a burst from one source, $flood_in reached the 
 check "a burst of 40 IKE_SA_INIT from one source is cut to about the burst (<= 12 pass)" test "$flood_in" -le 12
 check "... and at least the burst passes (>= 9)" test "$flood_in" -ge 9
 check "over-limit IKE_SA_INIT counted in flood_vpn_ike_init" test "$(counter flood_vpn_ike_init)" -ge 28
+
+
+# ---------------------------------------------------------------- part 2: replay through a gateway
+SHARED=${PC_SHARED_ROOT:-$(dirname "$0")/../../../shared}
+SRC_ROOT=${PC_SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+in_gw() { ip netns exec "$GW" "$@"; }
+for ns in "$GW" "$WN" "$LN"; do ip netns add "$ns" && ip -n "$ns" link set lo up; done
+ip link add wan0 netns "$GW" type veth peer name eth0 netns "$WN"
+ip link add lan0 netns "$GW" type veth peer name eth0 netns "$LN"
+ip -n "$GW" addr add 203.0.113.1/24 dev wan0; ip -n "$GW" addr add 192.0.2.1/24 dev lan0
+ip -n "$WN" addr add 203.0.113.10/24 dev eth0; ip -n "$LN" addr add 192.0.2.10/24 dev eth0
+for l in "$GW wan0" "$GW lan0" "$WN eth0" "$LN eth0"; do set -- $l; ip -n "$1" link set "$2" up; done
+ip -n "$WN" route add default via 203.0.113.1; ip -n "$LN" route add default via 192.0.2.1
+in_gw sysctl -qw net.ipv4.ip_forward=1
+# ike_init_limit off: the corpus holds retried IKE_SA_INITs replayed faster than 5/s; the limit
+# has its own checks above and in ike_flood_test.sh.
+cat >"$WORK/gw.toml" <<'POLICY'
+[firewall]
+mode = "gateway"
+wan = "wan0"
+lan = "lan0"
+default = "drop"
+
+[[service]]
+name = "vpn"
+preset = "ikev2"
+forward_to = "192.0.2.10"
+allow_from = ["any"]
+ike_init_limit = "off"
+
+[[service]]
+name = "lns"
+ports = ["udp/1701"]
+forward_to = "192.0.2.10"
+allow_from = ["any"]
+
+[[service]]
+name = "pptp"
+preset = "pptp"
+forward_to = "192.0.2.10"
+allow_from = ["any"]
+POLICY
+"$PORTCULLIS" compile "$WORK/gw.toml" >"$WORK/gw.nft" 2>"$WORK/gw-compile.log" || { cat "$WORK/gw-compile.log"; fail "compile gateway policy"; }
+in_gw nft -f "$WORK/gw.nft" && pass "gateway table with IKE, NAT-T, L2TP and GRE conformance loaded" || fail "gateway table loads"
+ip netns exec "$LN" nft -f - <<'NFT'
+table inet pccnfmeter {
+  counter udp_in { }
+  chain pre {
+    type filter hook prerouting priority -300;
+    ip saddr 203.0.113.10 udp dport { 500, 4500, 1701 } counter name udp_in
+  }
+}
+NFT
+lan_udp() { ip netns exec "$LN" nft list counter inet pccnfmeter udp_in | grep -o 'packets [0-9]*' | cut -d' ' -f2; }
+gw_counter() { in_gw nft list counter inet portcullis "$1" | grep -o 'packets [0-9]*' | cut -d' ' -f2; }
+conform_total() {
+  in_gw nft list counters table inet portcullis | awk '/counter conform_/ { c = 1 } c && /packets/ { for (i = 1; i <= NF; i++) if ($i == "packets") s += $(i + 1); c = 0 } END { print s + 0 }'
+}
+gw_mac=$(ip -n "$GW" link show wan0 | awk '/link\/ether/ { print $2 }')
+wn_mac=$(ip -n "$WN" link show eth0 | awk '/link\/ether/ { print $2 }')
+
+# The well-formed corpus: IPv4 client-to-server datagrams on 500/4500/1701 and GRE, unfragmented,
+# fitting the lab's 1500-byte MTU, rewritten to 203.0.113.10 -> 203.0.113.1 on the lab's MACs.
+corpus=(
+  "$SHARED/captures/tcpdump/isakmp4500.pcap" "$SHARED/captures/tcpdump/ikev2four.pcap"
+  "$SHARED/captures/tcpdump/ISAKMP_sa_setup.pcap" "$SHARED/captures/tcpdump/espudp1.pcap"
+  "$SHARED/captures/tcpdump/ikev2pI2.pcap" "$SHARED/captures/suricata-verify/IKEv2_SA_INIT_2-8-weak.pcap"
+  "$SHARED/captures/zeek-spicy-ipsec/ipsec.cap" "$SHARED/captures/zeek-spicy-ipsec/ipsec-ikev1-isakmp-main-mode.pcap"
+  "$SHARED/captures/zeek-spicy-ipsec/ipsec-ikev1-isakmp-aggressive-mode.pcap"
+  "$SHARED/captures/zeek-spicy-ipsec/ikev1-certs.pcap" "$SHARED/captures/ndpi/ipsec_isakmp_esp.pcap"
+  "$SHARED/captures/ndpi/esp.pcapng"
+  "$SRC_ROOT/tests/fixtures/diagnose/l2tp-session-cdn.pcap" "$SRC_ROOT/tests/fixtures/diagnose/l2tp-auth-failure.pcap"
+  "$SHARED/captures/tcpdump/pptp.pcap" "$SHARED/captures/ndpi/gre.pcapng"
+)
+# Debian's python3-scapy lives beside /usr/bin/python3, which may not be the python3 on PATH.
+scapy_python=python3
+python3 -c 'import scapy' 2>/dev/null || scapy_python=/usr/bin/python3
+cat >"$WORK/rewrite.py" <<'PY'
+import logging, sys
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import IP, UDP, Ether, PcapReader, wrpcap
+source, out, src_mac, dst_mac = sys.argv[1:5]
+kept = []
+for frame in PcapReader(source):
+    ip = frame.getlayer(IP)
+    if ip is None or ip.flags.MF or ip.frag or ip.len > 1500 or ip.ihl != 5:
+        continue
+    if not (ip.proto == 47 or (ip.haslayer(UDP) and ip[UDP].dport in (500, 4500, 1701))):
+        continue
+    ip = ip.copy()
+    ip.src, ip.dst = "203.0.113.10", "203.0.113.1"
+    del ip.chksum
+    if ip.haslayer(UDP):
+        del ip[UDP].chksum
+    kept.append(Ether(src=src_mac, dst=dst_mac) / ip)
+wrpcap(out, kept)
+PY
+replayed_udp=0 replayed_gre=0 files=0
+for cap in "${corpus[@]}"; do
+  [ -r "$cap" ] || { fail "corpus file $cap missing"; continue; }
+  name=$(basename "$cap")
+  # scapy, not tcprewrite: several captures are BSD-loopback (DLT_NULL) framed, which tcprewrite
+  # cannot turn into Ethernet.
+  "$scapy_python" "$WORK/rewrite.py" "$cap" "$WORK/r-$name.pcap" "$wn_mac" "$gw_mac" 2>"$WORK/rewrite.log" ||
+    { fail "rewrite of $name: $(tail -1 "$WORK/rewrite.log")"; continue; }
+  udp=$(tcpdump -r "$WORK/r-$name.pcap" -n udp 2>/dev/null | wc -l)
+  gre=$(tcpdump -r "$WORK/r-$name.pcap" -n 'ip proto 47' 2>/dev/null | wc -l)
+  [ $((udp + gre)) -gt 0 ] || continue
+  before_lan=$(lan_udp) before_conform=$(conform_total)
+  ip netns exec "$WN" tcpreplay -q -i eth0 --pps 2000 "$WORK/r-$name.pcap" >/dev/null 2>&1 || fail "tcpreplay of $name"
+  sleep 0.3
+  got=$(( $(lan_udp) - before_lan )) dropped=$(( $(conform_total) - before_conform ))
+  echo "info: $name: $udp UDP datagrams replayed, $got reached the LAN server; $gre GRE; conformance drops $dropped"
+  check "$name: every well-formed UDP datagram reaches the LAN server ($got of $udp) and no conformance drop ($dropped)" \
+    test "$got" -eq "$udp" -a "$dropped" -eq 0
+  replayed_udp=$((replayed_udp + udp)) replayed_gre=$((replayed_gre + gre)) files=$((files + 1))
+done
+echo "info: corpus: $files captures, $replayed_udp UDP datagrams and $replayed_gre enhanced-GRE packets replayed"
+check "the corpus had IKE/NAT-T/L2TP datagrams and PPTP GRE to replay" test "$replayed_udp" -gt 100 -a "$replayed_gre" -gt 0
+
+# Crafted malformed L2TP (to the gateway's udp/1701, forwarded) and GRE (IPv4 protocol 47).
+before_lan=$(lan_udp)
+ip netns exec "$WN" python3 - <<'PY'
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sccrq = bytes.fromhex("c802" "0014" "0000" "0000" "0000" "0000" "8008000000000001")  # SCCRQ, well-formed
+bad = [
+    bytes.fromhex("c802"),                                  # short
+    bytes.fromhex("c8010014000000000000000080080000"),      # version 1
+    bytes.fromhex("c8020010000000000000"),                  # control message of 10 bytes
+    bytes.fromhex("c0020014000000000000000080080000"),      # control without S
+    bytes.fromhex("ca020014000000000000000080080000"),      # v2 control with O
+]
+for payload in [sccrq] + bad:
+    u.sendto(payload, ("203.0.113.1", 1701))
+g = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+def gre(flags, proto=0x880B):
+    return flags.to_bytes(2, "big") + proto.to_bytes(2, "big") + bytes.fromhex("00084000") + b"\xff" * 8
+for payload in [b"\x30\x01\x88", gre(0x2000), gre(0x2001, 0x0800), gre(0x1001), gre(0xA001), gre(0x2001)]:
+    g.sendto(payload, ("203.0.113.1", 0))
+PY
+sleep 0.3
+check "the well-formed SCCRQ reaches the LAN server and none of the 5 malformed L2TP datagrams does" \
+  test $(( $(lan_udp) - before_lan )) -eq 1
+for pair in conform_l2tp_short:2 conform_l2tp_version:1 conform_l2tp_control:2 \
+            conform_gre_short:1 conform_gre_version:1 conform_gre_protocol:1 conform_gre_key:1 conform_gre_flags:1; do
+  name=${pair%%:*} want=${pair##*:}
+  check "gateway counter $name counted $want malformed packet(s)" test "$(gw_counter "$name")" -eq "$want"
+done
 
 if [ "$failures" -ne 0 ]; then echo "conformance_test: $failures failure(s)"; exit 1; fi
 echo "conformance_test: all passed"
