@@ -101,7 +101,7 @@ services = ["ssh"]
 max_open = "1h"
 TOML
 mkdir -p "$WORK/run"
-bg_srv daemon $SERVER_WRAP env PORTCULLIS_RUN_DIR="$WORK/run" "$PORTCULLIS" run "$WORK/spa.toml" --control "$WORK/run/control.sock" \
+bg_srv daemon $SERVER_WRAP env PORTCULLIS_SPA_TRACE="${SPA_TRACE:-0}" PORTCULLIS_RUN_DIR="$WORK/run" "$PORTCULLIS" run "$WORK/spa.toml" --control "$WORK/run/control.sock" \
   --state-file "${STATE_DIR:-$WORK}/state.json" --metrics off
 for _ in $(seq 100); do [ -S "$WORK/run/control.sock" ] && break; sleep 0.1; done
 run_probe "portcullis-spa" --spa "$WORK/client.key" \
