@@ -188,4 +188,16 @@ void wipe(std::span<std::uint8_t> secret) {
     if (!secret.empty()) OPENSSL_cleanse(secret.data(), secret.size());
 }
 
+void warm_up_crypto() {
+    const std::uint8_t dummy[32] = {};
+    const std::uint8_t salt[8] = {};
+    (void)sha256(ByteView(dummy, sizeof dummy));
+    (void)hmac_sha256(ByteView(dummy, sizeof dummy), ByteView(dummy, sizeof dummy));
+    if (auto key_iv = derive_key_iv(ByteView(dummy, sizeof dummy), std::span<const std::uint8_t, 8>(salt))) {
+        if (auto sealed = aes256_cbc_encrypt(*key_iv, ByteView(dummy, sizeof dummy))) (void)aes256_cbc_decrypt(*key_iv, *sealed);
+        wipe(key_iv->key);
+        wipe(key_iv->iv);
+    }
+}
+
 }  // namespace portcullis::auth

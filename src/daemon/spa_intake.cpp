@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "auth/spa_crypto.hpp"
 #include "common/bytes.hpp"
 #include "compile/compile.hpp"
 
@@ -104,6 +105,7 @@ Result<void> SpaIntake::configure(const policy::Policy& policy) {
     auto verifier = auth::SpaVerifier::create(std::move(keys), std::move(catalog), config, cache_);
     if (!verifier) return fail("SPA: " + verifier.error().message);
     verifier_.emplace(std::move(*verifier));
+    auth::warm_up_crypto();  // not on the first packet's clock
     group_ = policy.spa->log_group;
     return {};
 }
