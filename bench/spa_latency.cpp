@@ -207,7 +207,10 @@ int main(int argc, char** argv) {
         double latency = race_syns(service, start, options.timeout_ms, options.interval_us);
         if (latency < 0) ++timeouts;
         else latencies.push_back(latency);
-        std::printf("%.1f\n", latency);
+        // Second column: the trigger's CLOCK_MONOTONIC time (ns), to line up with the daemon's
+        // PORTCULLIS_SPA_TRACE lines (same clock in every namespace).
+        std::printf("%.1f %lld\n", latency,
+                    static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count()));
     }
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {

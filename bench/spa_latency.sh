@@ -21,6 +21,10 @@ PAUSE_MS=${PAUSE_MS:-50}
 # Optional prefix for every server under test (daemon, fwknopd, knockd), e.g. SERVER_WRAP="chrt -f 10"
 # to see how much of the latency is the scheduler on a loaded box.
 SERVER_WRAP=${SERVER_WRAP:-}
+# The same for the probe (applied to every system alike), e.g. PROBE_WRAP="chrt -f 10": the probe can
+# only send its next SYN when it gets a CPU, so on a box busy with other work its own scheduling
+# delay adds to every system's latency (dominant for knock and SPA, noise for fwknopd and knockd).
+PROBE_WRAP=${PROBE_WRAP:-}
 # SYN spacing of the probe for the first 5 ms (microseconds) and which systems to run.
 INTERVAL_US=${INTERVAL_US:-25}
 ONLY=${ONLY:-portcullis-spa portcullis-knock fwknopd-iptables knockd-iptables}
@@ -74,7 +78,7 @@ summary() { sort -n "$1" | awk -v name="$2" '$1 >= 0 { v[n++] = $1 } $1 < 0 { t+
 run_probe() {  # run_probe NAME probe-args...
   local name=$1; shift
   wanted "$name" || return 0
-  in_cli "$PROBE" --server 192.0.2.1 --port 22 --trials "$TRIALS" --pause-ms "$PAUSE_MS" --interval-us "$INTERVAL_US" "$@" >"$WORK/$name.txt" 2>"$WORK/$name.err"
+  in_cli $PROBE_WRAP "$PROBE" --server 192.0.2.1 --port 22 --trials "$TRIALS" --pause-ms "$PAUSE_MS" --interval-us "$INTERVAL_US" "$@" >"$WORK/$name.txt" 2>"$WORK/$name.err"
   summary "$WORK/$name.txt" "$name" | tee -a "$WORK/summary"
 }
 
@@ -101,7 +105,7 @@ services = ["ssh"]
 max_open = "1h"
 TOML
 mkdir -p "$WORK/run"
-bg_srv daemon $SERVER_WRAP env PORTCULLIS_RUN_DIR="$WORK/run" "$PORTCULLIS" run "$WORK/spa.toml" --control "$WORK/run/control.sock" \
+bg_srv daemon $SERVER_WRAP env PORTCULLIS_SPA_TRACE="${SPA_TRACE:-0}" PORTCULLIS_RUN_DIR="$WORK/run" "$PORTCULLIS" run "$WORK/spa.toml" --control "$WORK/run/control.sock" \
   --state-file "${STATE_DIR:-$WORK}/state.json" --metrics off
 for _ in $(seq 100); do [ -S "$WORK/run/control.sock" ] && break; sleep 0.1; done
 run_probe "portcullis-spa" --spa "$WORK/client.key" \

@@ -58,4 +58,8 @@ std::optional<ByteVector> aes256_cbc_decrypt(const AesKeyIv& key_iv, ByteView ci
 // Overwrites the buffer in a way the optimiser keeps (OPENSSL_cleanse).
 void wipe(std::span<std::uint8_t> secret);
 
+// Runs every primitive once on dummy data: OpenSSL loads its providers and fills its method
+// caches lazily, which made the first SPA packet after start take over a millisecond to verify.
+void warm_up_crypto();
+
 }  // namespace portcullis::auth

@@ -238,9 +238,11 @@ Result<void> Daemon::open_spa_nflog() {
         // SPA packets are rate-limited per source in the kernel, so flushing per wake-up cannot
         // turn into a storm of netlink batches.
         if (spa_->take_granted()) flush_now();
+        spa_->trace_flushed();
         // Remembered packets are written at once (after the grant, which is what the sender
         // waits for), so a restart cannot reopen them.
         if (spa_->replay_dirty()) save_state(true);
+        spa_->trace_finish();
     });
 }
 
@@ -325,6 +327,7 @@ void Daemon::configure_spa() {
                 return runtime_->add_grant(address, service, seconds, std::move(done));
             },
             unix_now);
+        spa_->set_send_grants([this] { flush_now(); });  // before the event line is written
     }
     if (auto configured = spa_->configure(current_->policy); !configured) {
         events_.emit(event::kConfigError, {{"error", configured.error().message}});

@@ -1,8 +1,13 @@
 #include "daemon/spa_intake.hpp"
 
+#include <time.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
+#include "auth/spa_crypto.hpp"
 #include "common/bytes.hpp"
 #include "compile/compile.hpp"
 
@@ -62,6 +67,8 @@ std::optional<SpaDatagram> spa_datagram(Bytes packet) {
 
 SpaIntake::SpaIntake(EventLog& events, GrantFn grant, Clock clock)
     : events_(events), grant_(std::move(grant)), clock_(std::move(clock)) {
+    const char* trace = std::getenv("PORTCULLIS_SPA_TRACE");
+    trace_.on = trace && trace[0] == '1';
     outcomes_[kSpaOutcomeGranted] = 0;
     outcomes_[kSpaOutcomeBadPacket] = 0;
     for (std::size_t i = 0; i < auth::kRejectCount; ++i)
@@ -98,6 +105,7 @@ Result<void> SpaIntake::configure(const policy::Policy& policy) {
     auto verifier = auth::SpaVerifier::create(std::move(keys), std::move(catalog), config, cache_);
     if (!verifier) return fail("SPA: " + verifier.error().message);
     verifier_.emplace(std::move(*verifier));
+    auth::warm_up_crypto();  // not on the first packet's clock
     group_ = policy.spa->log_group;
     return {};
 }
@@ -121,8 +129,24 @@ void SpaIntake::rejected(const std::string& reason, const Address* source) {
     events_.emit(event::kSpaRejected, fields);
 }
 
+std::int64_t SpaIntake::monotonic_ns() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return std::int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
+
+void SpaIntake::trace_finish() {
+    if (!trace_ || trace_.received == 0) return;
+    std::fprintf(stderr, "spa-trace received %lld verified %lld requested %lld flushed %lld finished %lld\n",
+                 static_cast<long long>(trace_.received), static_cast<long long>(trace_.verified),
+                 static_cast<long long>(trace_.requested), static_cast<long long>(trace_.flushed),
+                 static_cast<long long>(monotonic_ns()));
+    trace_.received = trace_.verified = trace_.requested = trace_.flushed = 0;
+}
+
 void SpaIntake::on_packet(const intake::NflogPacket& packet) {
     if (!verifier_ || packet.group != group_ || packet.prefix != compile::kLogPrefixSpa) return;
+    if (trace_) trace_.received = monotonic_ns();
     handle(packet.payload);
 }
 
@@ -137,6 +161,7 @@ void SpaIntake::handle(Bytes ip_packet) {
     const auto digest = auth::ReplayCache::digest_of(datagram->payload);
     const bool known_before = cache_.contains(digest, now);
     auto verdict = verifier_->verify(datagram->payload, datagram->source, now);
+    if (trace_) trace_.verified = monotonic_ns();
     // The verifier remembers every authenticated, in-window packet (accepted or refused for its
     // content); the daemon persists the cache as soon as it sees it dirty.
     if (!known_before && cache_.contains(digest, now)) replay_dirty_ = true;
@@ -146,14 +171,6 @@ void SpaIntake::handle(Bytes ip_packet) {
     }
     count(kSpaOutcomeGranted);
     const auth::Decision& decision = verdict->decision;
-    nlohmann::json fields = {{"key", decision.key_name},
-                             {"source", datagram->source.to_string()},
-                             {"address", decision.address.to_string()},
-                             {"services", decision.services},
-                             {"seconds", decision.open_seconds},
-                             {"user", verdict->message.username}};
-    if (verdict->message.client_timeout) fields["requested_seconds"] = *verdict->message.client_timeout;
-    events_.emit(event::kSpaAccepted, fields);
     granted_ = true;
     for (const auto& service : decision.services) {
         auto started = grant_(decision.address, service, decision.open_seconds,
@@ -173,6 +190,19 @@ void SpaIntake::handle(Bytes ip_packet) {
                                                   {"error", started.error().message}});
         }
     }
+    if (trace_) trace_.requested = monotonic_ns();
+    if (send_grants_) {
+        send_grants_();
+        if (trace_) trace_.flushed = monotonic_ns();
+    }
+    nlohmann::json fields = {{"key", decision.key_name},
+                             {"source", datagram->source.to_string()},
+                             {"address", decision.address.to_string()},
+                             {"services", decision.services},
+                             {"seconds", decision.open_seconds},
+                             {"user", verdict->message.username}};
+    if (verdict->message.client_timeout) fields["requested_seconds"] = *verdict->message.client_timeout;
+    events_.emit(event::kSpaAccepted, fields);
 }
 
 }  // namespace portcullis::daemon

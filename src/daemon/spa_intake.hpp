@@ -75,6 +75,17 @@ public:
     // True once after packets asked for grants: the daemon then flushes at once instead of
     // waiting out the coalescing delay (the sender is waiting to connect).
     bool take_granted() { return std::exchange(granted_, false); }
+    // Sends the requested grants to the kernel at once. When set, handle() calls it right after
+    // asking for the grants and only then formats and writes the spa_accepted event: the sender
+    // waits for the grant, nobody waits for the event line.
+    void set_send_grants(std::function<void()> send) { send_grants_ = std::move(send); }
+
+    // Latency trace, off unless the environment has PORTCULLIS_SPA_TRACE=1 at start: per packet,
+    // CLOCK_MONOTONIC nanoseconds at each stage, one line on stderr once the packet is handled
+    // (bench/spa_latency.sh lines them up with the probe's send and connect times).
+    void trace_flushed() { if (trace_ && trace_.flushed == 0) trace_.flushed = monotonic_ns(); }
+    void trace_finish();
+    static std::int64_t monotonic_ns();
 
 private:
     void count(const std::string& outcome) { ++outcomes_[outcome]; }
@@ -83,6 +94,7 @@ private:
     EventLog& events_;
     GrantFn grant_;
     Clock clock_;
+    std::function<void()> send_grants_;
     auth::ReplayCache cache_;
     std::optional<auth::SpaVerifier> verifier_;
     std::uint16_t group_ = 0;
@@ -95,6 +107,11 @@ private:
     std::uint64_t suppressed_events_ = 0;
     std::uint64_t grant_failures_ = 0;
     bool granted_ = false;
+    struct Trace {
+        bool on = false;
+        std::int64_t received = 0, verified = 0, requested = 0, flushed = 0;
+        explicit operator bool() const { return on; }
+    } trace_;
 };
 
 }  // namespace portcullis::daemon

@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "auth/replay_cache.hpp"
 
@@ -116,6 +119,33 @@ TEST(ReplayCache, CorruptFilesAreClearErrorsAndChangeNothing) {
         EXPECT_NE(loaded.error().message.find("bad.json"), std::string::npos);
         EXPECT_TRUE(cache.contains(ReplayCache::digest_of("kept"), 0)) << "a failed load must not clear the cache";
     }
+}
+
+TEST(ReplayCache, JsonTextIsTheDocumentTheLoaderReads) {
+    ReplayCache empty;
+    auto empty_doc = nlohmann::json::parse(empty.to_json());
+    EXPECT_EQ(empty_doc["format"], "portcullis-spa-replay");
+    EXPECT_EQ(empty_doc["version"], 1);
+    EXPECT_TRUE(empty_doc["entries"].is_array());
+    EXPECT_TRUE(empty_doc["entries"].empty());
+
+    ReplayCache cache;
+    const auto first = ReplayCache::digest_of("one"), second = ReplayCache::digest_of("two");
+    ASSERT_TRUE(cache.insert(first, 1800000240, 1800000000));
+    ASSERT_TRUE(cache.insert(second, 1800000300, 1800000000));
+    auto doc = nlohmann::json::parse(cache.to_json());
+    ASSERT_EQ(doc["entries"].size(), 2u);
+    std::set<std::pair<std::string, std::int64_t>> entries;
+    for (const auto& entry : doc["entries"])
+        entries.insert({entry["sha256"].get<std::string>(), entry["expires"].get<std::int64_t>()});
+    EXPECT_TRUE(entries.count({"7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed", 1800000240}));
+    EXPECT_EQ(entries.size(), 2u);
+
+    ReplayCache restored;
+    ASSERT_TRUE(restored.from_json(cache.to_json(), 1800000000));
+    EXPECT_TRUE(restored.contains(first, 1800000000));
+    EXPECT_TRUE(restored.contains(second, 1800000250));
+    EXPECT_FALSE(restored.contains(first, 1800000250));  // expiry kept
 }
 
 TEST(ReplayCache, LoadRefusesMoreLiveEntriesThanCapacity) {

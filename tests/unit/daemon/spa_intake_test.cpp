@@ -322,6 +322,24 @@ TEST_F(SpaIntakeTest, RejectionEventsAreRateLimitedButAllCounted) {
     EXPECT_EQ(intake_.suppressed_events(), 30u);
 }
 
+TEST_F(SpaIntakeTest, GrantsAreSentBeforeTheAcceptedEventIsWritten) {
+    configure();
+    std::vector<std::string> order;
+    intake_.set_send_grants([&] {
+        order.push_back("send " + std::to_string(granted_.size()) + " grants, " +
+                        std::to_string(events_.counts().count(event::kSpaAccepted)) + " accepted events");
+    });
+    const std::string wire = packet("tcp/22");
+    feed("203.0.113.10", wire);
+    ASSERT_EQ(order.size(), 1u);
+    EXPECT_EQ(order[0], "send 1 grants, 0 accepted events");
+    EXPECT_EQ(events_.counts().at(event::kSpaAccepted), 1u);
+    // A refused packet sends nothing.
+    feed("203.0.113.10", wire);  // the same bytes again: a replay
+    EXPECT_EQ(order.size(), 1u);
+    EXPECT_EQ(outcome("replay"), 1u);
+}
+
 TEST_F(SpaIntakeTest, GrantFailureIsAnEvent) {
     EventLog events;
     SpaIntake failing(
