@@ -375,6 +375,10 @@ private:
                     table_.counters.push_back({flood_counter(planned.service->name, "ike_init_global")});
                 any_flood_ = true;
             }
+            for (const auto& control : control_ports(planned)) {
+                table_.counters.push_back({flood_counter(planned.service->name, control.what)});
+                any_flood_ = true;
+            }
         }
         if (any_flood_ && has_logging()) table_.limits.push_back({kFloodLogLimit, kFloodLogPerSecond, 0});
         for (const auto& planned : planned_) {
@@ -493,6 +497,17 @@ private:
                     flood.flags.dynamic = true;
                     flood.flags.timeout = true;
                     // A source's limiter lives while it keeps sending; a minute of silence forgets it.
+                    flood.timeout_seconds = 60;
+                    table_.sets.push_back(std::move(flood));
+                }
+            }
+            if (!control_ports(planned).empty()) {
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    ir::Set flood;
+                    flood.name = flood_set(family, service.name, "control");
+                    flood.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+                    flood.flags.dynamic = true;
+                    flood.flags.timeout = true;
                     flood.timeout_seconds = 60;
                     table_.sets.push_back(std::move(flood));
                 }
@@ -885,6 +900,50 @@ private:
         return m;
     }
 
+    // New control connections a per-source limiter guards: PPTP's TCP SYN to 1723 and L2TPv2's
+    // SCCRQ to udp/1701 (also when it arrives inside IPsec: the decapsulated packet passes again).
+    struct ControlPort {
+        IpProtocol protocol;
+        std::uint16_t port;
+        const char* what;  // counter suffix
+        const char* label;
+    };
+    static std::vector<ControlPort> control_ports(const Planned& planned) {
+        std::vector<ControlPort> out;
+        if (!planned.service->control.enabled) return out;
+        for (const ControlPort& candidate : {ControlPort{IpProtocol::tcp, 1723, "pptp_new", "new PPTP control connection"},
+                                             ControlPort{IpProtocol::udp, 1701, "l2tp_sccrq", "L2TP SCCRQ"}})
+            for (const auto& e : planned.exposures)
+                if (e.protocol == candidate.protocol && e.ports && e.ports->first <= candidate.port &&
+                    candidate.port <= e.ports->last &&
+                    (e.delivery == Delivery::local || e.delivery == Delivery::forwarded ||
+                     e.delivery == Delivery::local_inside_ipsec)) {
+                    out.push_back(candidate);
+                    break;
+                }
+        return out;
+    }
+
+    // PPTP: SYN without ACK (TCP flags at byte 13). L2TPv2 SCCRQ (RFC 2661): T, L and S bits set,
+    // version 2, tunnel ID 0 (only SCCRQ is sent before the peer assigned one), and the first AVP,
+    // Message Type (attribute 0), says 1. With L and S set the header is 12 bytes; the AVP's value
+    // sits at payload byte 18, after its flags/length, vendor and attribute fields.
+    static std::vector<ir::Match> control_opening(const ControlPort& control) {
+        std::vector<ir::Match> m{ir::Compare{ir::Field::meta_l4proto, {proto(control.protocol)}},
+                                 ir::Compare{ir::Field::th_dport, {PortRange{control.port, control.port}}}};
+        if (control.protocol == IpProtocol::tcp) {
+            m.push_back(raw(104, 8, {0x02u}, false, 0x12u));
+        } else {
+            m.push_back(raw(64, 8, {0xc8u}, false, 0xcbu));   // T L S set, O and P clear
+            m.push_back(raw(72, 8, {0x02u}, false, 0x0fu));   // version 2
+            m.push_back(raw(96, 16, {0u}));                  // tunnel ID 0
+            m.push_back(raw(176, 16, {0u}));                 // AVP vendor 0 (IETF)
+            m.push_back(raw(192, 16, {0u}));                 // attribute 0: Message Type
+            m.push_back(raw(208, 16, {1u}));                 // SCCRQ
+        }
+        return m;
+    }
+
     static std::vector<std::uint16_t> conformance_ports(const Planned& planned) {
         std::vector<std::uint16_t> out;
         if (!planned.service->conformance) return out;
@@ -1095,6 +1154,22 @@ private:
                                            {count(flood_counter(service.name, "ike_init")),
                                             ir::VerdictStmt{go_to(kChainFloodDrop)}},
                                            what + " over the per-source limit"});
+                }
+            }
+            for (const auto& control : control_ports(planned)) {
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    std::vector<ir::Match> matches{
+                        ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}}};
+                    auto opening = control_opening(control);
+                    matches.insert(matches.end(), opening.begin(), opening.end());
+                    matches.push_back(ir::SetUpdate{
+                        ir::SetUpdate::Op::update, flood_set(family, service.name, "control"),
+                        {family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr}, std::nullopt,
+                        ir::LimitRate{service.control.per_source_per_second, service.control.burst_packets, true}});
+                    chain.rules.push_back({matches,
+                                           {count(flood_counter(service.name, control.what)),
+                                            ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                                           std::string(control.label) + " over the per-source limit"});
                 }
             }
         }

@@ -46,11 +46,11 @@ constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
 constexpr std::array<std::string_view, 12> kDetectKeys{"enabled", "theta0", "theta1", "p_d", "p_f",
                                                       "window_ports", "window", "ban_base", "ban_cap",
                                                       "jitter", "ipv6_prefix", "max_sources"};
-constexpr std::array<std::string_view, 13> kServiceKeys{
+constexpr std::array<std::string_view, 15> kServiceKeys{
     "name",           "preset",         "ports",          "forward_to",
     "allow_from",     "guard",          "trusted",        "knock",
     "ike_init_limit", "ike_init_burst", "ike_init_global_limit", "conformance",
-    "drop_ikev1_aggressive"};
+    "drop_ikev1_aggressive", "control_limit", "control_burst"};
 constexpr std::array<std::string_view, 5> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
                                                      "log_group"};
 constexpr std::array<std::string_view, 6> kSpaKeys{"port", "window", "rate_limit", "rate_burst", "log_group", "key"};
@@ -762,6 +762,12 @@ private:
         bool ignored = false;
         if (auto global = read_rate(table, "ike_init_global_limit", false, ignored))
             service.ike_init.global_per_second = *global;
+        bool control_off = false;
+        if (auto rate = read_rate(table, "control_limit", true, control_off))
+            service.control.per_source_per_second = *rate;
+        if (control_off) service.control.enabled = false;
+        if (auto burst = optional_integer(table, "control_burst", 1, 100000, "packets above the rate"))
+            service.control.burst_packets = static_cast<std::uint32_t>(*burst);
     }
 
     // [service.knock]: required with guard = "knock", refused without it.

@@ -97,6 +97,9 @@ struct Service {
     // New IKE_SA_INIT requests (responder SPI 0, exchange 34, initiator flag) to udp/500 and, after
     // the non-ESP marker, udp/4500: applies when the service exposes those ports.
     FloodLimit ike_init;
+    // New control connections: PPTP (TCP SYN to 1723) and L2TPv2 SCCRQ (control message with tunnel
+    // ID 0 and message type 1) to udp/1701, when the service exposes those ports. No global limit.
+    FloodLimit control;
     // Protocol conformance on exposed udp/500 and udp/4500 (issue 5): malformed IKE / NAT-T dropped
     // in the kernel and counted per reason. Optional: IKEv1 aggressive mode (exchange 4) dropped.
     bool conformance = true;

@@ -279,9 +279,11 @@ TEST(DefaultAction, RejectUsesTcpResetThenIcmpx) {
 TEST(Counters, PerServiceAndGlobalNamedCounters) {
     auto compiled = compile::compile(load_policy(own_policy("host_pptp_sstp")));
     // Unguarded services count in their set elements (comment = the logical counter name); only
-    // the table-wide counters and the PPTP service's GRE conformance reasons are named objects here.
+    // the table-wide counters, the PPTP service's SYN limiter and its GRE conformance reasons are
+    // named objects here.
     std::vector<std::string> expected{"management_accepted", "banned",              "invalid",
-                                      "default_dropped",     "conform_gre_short",   "conform_gre_version",
+                                      "default_dropped",     "flood_pptp_pptp_new", "conform_gre_short",
+                                      "conform_gre_version",
                                       "conform_gre_protocol", "conform_gre_key",    "conform_gre_flags"};
     EXPECT_EQ(compiled.manifest.counters, expected);
     EXPECT_TRUE(text_has(compiled.table_text, "comment \"svc_sstp_accepted\""));

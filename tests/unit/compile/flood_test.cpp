@@ -76,6 +76,57 @@ TEST(CompileFlood, OffOrNoIkePortsMeansNoLimiter) {
     EXPECT_EQ(text.find("flood"), std::string::npos) << text;
 }
 
+const char* kControlPolicy = R"([firewall]
+mode = "host"
+wan = "eth0"
+log_drops = 5
+[management]
+sources = ["198.51.100.7"]
+ports = ["tcp/22"]
+[[service]]
+name = "pptp"
+preset = "pptp"
+allow_from = ["any"]
+[[service]]
+name = "lns"
+ports = ["udp/1701"]
+allow_from = ["any"]
+)";
+
+TEST(CompileFlood, PptpSynsAndL2tpSccrqGetPerSourceLimiters) {
+    auto text = portcullis::compile::compile(load_policy_text(kControlPolicy)).table_text;
+    // PPTP: a SYN without ACK to 1723.
+    EXPECT_EQ(count_of(text, "tcp th dport 1723 @th,104,8 & 0x12 == 0x2 update @flood4_pptp_control { ip saddr limit "
+                             "rate over 5/second burst 10 packets } counter name \"flood_pptp_pptp_new\""),
+              1u)
+        << text;
+    // L2TP: T/L/S set, version 2, tunnel 0, first AVP Message Type = 1 (SCCRQ).
+    EXPECT_EQ(count_of(text, "udp th dport 1701 @th,64,8 & 0xcb == 0xc8 @th,72,8 & 0xf == 0x2 @th,96,16 0x0 "
+                             "@th,176,16 0x0 @th,192,16 0x0 @th,208,16 0x1 update @flood6_lns_control"),
+              1u)
+        << text;
+    EXPECT_NE(text.find("counter flood_lns_l2tp_sccrq {"), std::string::npos);
+    auto off = portcullis::compile::compile(load_policy_text(
+        std::string(kControlPolicy) + "control_limit = \"off\"\n"));
+    EXPECT_EQ(off.table_text.find("flood_lns"), std::string::npos);
+    EXPECT_NE(off.table_text.find("flood_pptp_pptp_new"), std::string::npos);
+}
+
+TEST(CompileFlood, ControlLimitersLoadIntoTheKernel) {
+    ASSERT_TRUE(nft_available());
+    auto text = portcullis::compile::compile(
+                    load_policy_text(std::string(kControlPolicy) + "control_limit = \"2/s\"\ncontrol_burst = 4\n"))
+                    .table_text;
+    auto file = temp_file("control-flood.nft");
+    write_text(file, text);
+    auto load = nft_in_private_netns(file, true);
+    EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
+    EXPECT_NE(load.output.find("update @flood4_lns_control { ip saddr limit rate over 2/second burst 4 packets }"),
+              std::string::npos)
+        << load.output;
+    if (!HasFailure()) fs::remove_all(file.parent_path());
+}
+
 TEST(CompileFlood, TheKernelLoadsIt) {
     ASSERT_TRUE(nft_available());
     auto text = portcullis::compile::compile(

@@ -163,6 +163,24 @@ TEST(PolicyFlood, ValuesAndOff) {
     EXPECT_FALSE(off.policy->services.at(0).ike_init.enabled);
 }
 
+TEST(PolicyFlood, ControlLimitDefaultsValuesAndErrors) {
+    auto defaults = ike("");
+    ASSERT_TRUE(defaults.ok()) << testing::dump(defaults);
+    EXPECT_TRUE(defaults.policy->services.at(0).control.enabled);
+    EXPECT_EQ(defaults.policy->services.at(0).control.per_source_per_second, 5u);
+    EXPECT_EQ(defaults.policy->services.at(0).control.burst_packets, 10u);
+    auto set = ike("control_limit = \"2/s\"\ncontrol_burst = 4\n");
+    ASSERT_TRUE(set.ok()) << testing::dump(set);
+    EXPECT_EQ(set.policy->services.at(0).control.per_source_per_second, 2u);
+    EXPECT_EQ(set.policy->services.at(0).control.burst_packets, 4u);
+    auto off = ike("control_limit = \"off\"\n");
+    ASSERT_TRUE(off.ok()) << testing::dump(off);
+    EXPECT_FALSE(off.policy->services.at(0).control.enabled);
+    auto bad = ike("control_limit = \"1/h\"\ncontrol_burst = 0\n");
+    EXPECT_ERROR_AT(bad, "control_limit is \"1/h\"; expected packets per second", 11, 17);
+    EXPECT_ERROR_AT(bad, "control_burst is 0, out of range", 12, 17);
+}
+
 TEST(PolicyFlood, BadRatesAreErrorsWithLocation) {
     auto result = ike("ike_init_limit = \"5/minute\"\nike_init_global_limit = \"off\"\nike_init_burst = 0\n");
     EXPECT_ERROR_AT(result, "ike_init_limit is \"5/minute\"; expected packets per second", 11, 18);
