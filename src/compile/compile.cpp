@@ -379,6 +379,10 @@ private:
                 table_.counters.push_back({flood_counter(planned.service->name, control.what)});
                 any_flood_ = true;
             }
+            if (const auto* knock = knock_of(*planned.service); knock && knock->rate.enabled) {
+                table_.counters.push_back({flood_counter(planned.service->name, "knock")});
+                any_flood_ = true;
+            }
         }
         if (any_flood_ && has_logging()) table_.limits.push_back({kFloodLogLimit, kFloodLogPerSecond, 0});
         for (const auto& planned : planned_) {
@@ -497,6 +501,17 @@ private:
                     flood.flags.dynamic = true;
                     flood.flags.timeout = true;
                     // A source's limiter lives while it keeps sending; a minute of silence forgets it.
+                    flood.timeout_seconds = 60;
+                    table_.sets.push_back(std::move(flood));
+                }
+            }
+            if (const auto* knock = knock_of(service); knock && knock->rate.enabled) {
+                for (auto family : {Family::ipv4, Family::ipv6}) {
+                    ir::Set flood;
+                    flood.name = flood_set(family, service.name, "knock");
+                    flood.key = {family == Family::ipv4 ? ir::DataType::ipv4_addr : ir::DataType::ipv6_addr};
+                    flood.flags.dynamic = true;
+                    flood.flags.timeout = true;
                     flood.timeout_seconds = 60;
                     table_.sets.push_back(std::move(flood));
                 }
@@ -817,6 +832,14 @@ private:
                     return ir::SetUpdate{ir::SetUpdate::Op::remove, knock_stage_set(family, service.name, k),
                                          {saddr}, std::nullopt, std::nullopt};
                 };
+                if (knock->rate.enabled)
+                    chain.rules.push_back(
+                        {{ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}},
+                          ir::SetUpdate{ir::SetUpdate::Op::update, flood_set(family, service.name, "knock"), {saddr},
+                                        std::nullopt,
+                                        ir::LimitRate{knock->rate.per_source_per_second, knock->rate.burst_packets, true}}},
+                         {count(flood_counter(service.name, "knock")), ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                         "knocks over the per-source limit"});
                 for (std::size_t j = 0; j < n; ++j) {
                     const auto& step = steps[j];
                     std::vector<ir::Match> base{

@@ -51,8 +51,8 @@ constexpr std::array<std::string_view, 15> kServiceKeys{
     "allow_from",     "guard",          "trusted",        "knock",
     "ike_init_limit", "ike_init_burst", "ike_init_global_limit", "conformance",
     "drop_ikev1_aggressive", "control_limit", "control_burst"};
-constexpr std::array<std::string_view, 5> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
-                                                     "log_group"};
+constexpr std::array<std::string_view, 7> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
+                                                     "log_group", "rate_limit", "rate_burst"};
 constexpr std::array<std::string_view, 6> kSpaKeys{"port", "window", "rate_limit", "rate_burst", "log_group", "key"};
 constexpr std::array<std::string_view, 9> kSpaKeyKeys{"name",     "key",      "hmac_key",
                                                       "key_file", "key_stanza", "services",
@@ -824,6 +824,11 @@ private:
         if (auto flags = choice(*knock_table, "tcp_flags", kFlags)) knock.tcp_syn_only = *flags == "syn";
         if (auto group = optional_integer(*knock_table, "log_group", 0, 65535, "an NFLOG group"))
             knock.log_group = static_cast<std::uint16_t>(*group);
+        bool rate_off = false;
+        if (auto rate = read_rate(*knock_table, "rate_limit", true, rate_off)) knock.rate.per_source_per_second = *rate;
+        if (rate_off) knock.rate.enabled = false;
+        if (auto burst = optional_integer(*knock_table, "rate_burst", 1, 100000, "packets above the rate"))
+            knock.rate.burst_packets = static_cast<std::uint32_t>(*burst);
         service.knock = std::move(knock);
     }
 

@@ -57,6 +57,15 @@ struct ForwardTarget {
 enum class Guard { none, grant, knock, spa };
 
 // One knock of a sequence: a single TCP or UDP port.
+// A per-source packet rate limit enforced in the kernel with a dynamic set per service and family
+// (issue 5, flood control); over-limit packets are dropped, counted and logged at a low rate.
+struct FloodLimit {
+    bool enabled = true;
+    std::uint32_t per_source_per_second = 5;
+    std::uint32_t burst_packets = 10;
+    std::optional<std::uint32_t> global_per_second;  // all sources together; empty: none
+};
+
 struct KnockStep {
     IpProtocol protocol = IpProtocol::tcp;
     std::uint16_t port = 0;
@@ -72,16 +81,10 @@ struct Knock {
     std::uint32_t open_for_seconds = 30;      // grant timeout after the last knock
     bool tcp_syn_only = true;                 // TCP knocks count only as bare SYNs (no ACK/RST/FIN)
     std::optional<std::uint16_t> log_group;   // NFLOG group for success; empty: firewall.log_drops
+    // Knock packets per source (any step, right or wrong) before they are dropped unseen by the
+    // stage rules: a sequence is a handful of packets plus retransmissions, a flood is not.
+    FloodLimit rate{true, 10, 20, std::nullopt};
     Location where;
-};
-
-// A per-source packet rate limit enforced in the kernel with a dynamic set per service and family
-// (issue 5, flood control); over-limit packets are dropped, counted and logged at a low rate.
-struct FloodLimit {
-    bool enabled = true;
-    std::uint32_t per_source_per_second = 5;
-    std::uint32_t burst_packets = 10;
-    std::optional<std::uint32_t> global_per_second;  // all sources together; empty: none
 };
 
 struct Service {

@@ -6,7 +6,8 @@
 #  - a wrong step resets progress (the rest of the sequence then does not open it);
 #  - a duplicated step (retransmission) does not break the sequence;
 #  - `nmap -r` (sequential TCP+UDP scan) over the knock ports does not open it;
-#  - the grant expires after open_for.
+#  - the grant expires after open_for;
+#  - a burst of knocks from one source is cut to its per-source limit (issue 5, flood control).
 # Topology: namespaces pc-knk-s<pid> (server, portcullis table) and pc-knk-c<pid> (client) on a
 # veth pair; 192.0.2.0/24 and 2001:db8:4b::/64. The table is what `portcullis compile` prints.
 # Env: PORTCULLIS (binary), PC_SOURCE_ROOT. Needs root. Prints PASS/FAIL lines, exits 1 on failure.
@@ -122,6 +123,17 @@ check "grant expired after open_for (${OPEN_FOR}s): connect refused" not opened4
 in_cli knock -6 -d 100 2001:db8:4b::1 17301:tcp 28113:udp 11923:tcp >/dev/null; sleep 0.3
 check "IPv6: the right sequence opens tcp/22 for the IPv6 source" opened6
 check "IPv6: the IPv4 source was not opened by it" not opened4
+
+# Flood control (issue 5): 40 knocks in one go from one source; its limiter (10/s, burst 20) lets
+# about 20 reach the stage rules and drops the rest, counted. Two seconds later its budget has
+# refilled and the right sequence opens again.
+forget
+in_cli knock -4 192.0.2.1 $(printf '17301:tcp %.0s' $(seq 40)) >/dev/null
+limited=$(counter flood_ssh_knock)
+check "issue 5: knocks over one source's limit are dropped and counted (${limited:-0} of 40)" test "${limited:-0}" -ge 15
+sleep 2
+knock4 17301:tcp 28113:udp 11923:tcp
+check "issue 5: after the budget refills, the right sequence opens tcp/22 again" opened4
 
 if [ "$failures" -ne 0 ]; then echo "knock_test: $failures failure(s)"; exit 1; fi
 echo "knock_test: all passed"

@@ -127,6 +127,42 @@ TEST(CompileFlood, ControlLimitersLoadIntoTheKernel) {
     if (!HasFailure()) fs::remove_all(file.parent_path());
 }
 
+TEST(CompileFlood, KnockPacketsArePerSourceLimitedFirstInTheKnockChain) {
+    const std::string policy = R"([firewall]
+mode = "host"
+wan = "eth0"
+[management]
+sources = ["198.51.100.7"]
+ports = ["tcp/2222"]
+[[service]]
+name = "ssh"
+ports = ["tcp/22"]
+allow_from = ["any"]
+guard = "knock"
+[service.knock]
+sequence = ["tcp/17301", "udp/28113", "tcp/11923"]
+)";
+    auto table = portcullis::compile::compile_ir(load_policy_text(policy));
+    const auto* chain = table.find_chain("knock_ssh");
+    ASSERT_NE(chain, nullptr);
+    EXPECT_EQ(portcullis::compile::ir::render(chain->rules.at(0)),
+              "meta nfproto ipv4 update @flood4_ssh_knock { ip saddr limit rate over 10/second burst 20 packets } "
+              "counter name \"flood_ssh_knock\" goto flood_drop comment \"knocks over the per-source limit\"")
+        << portcullis::compile::ir::render(chain->rules.at(0));
+    auto text = portcullis::compile::compile(load_policy_text(policy + "rate_limit = \"3/s\"\nrate_burst = 6\n")).table_text;
+    EXPECT_NE(text.find("update @flood6_ssh_knock { ip6 saddr limit rate over 3/second burst 6 packets }"),
+              std::string::npos)
+        << text;
+    auto off = portcullis::compile::compile(load_policy_text(policy + "rate_limit = \"off\"\n")).table_text;
+    EXPECT_EQ(off.find("flood"), std::string::npos) << off;
+    ASSERT_TRUE(nft_available());
+    auto file = temp_file("knock-flood.nft");
+    write_text(file, text);
+    auto load = nft_in_private_netns(file, true);
+    EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
+    if (!HasFailure()) fs::remove_all(file.parent_path());
+}
+
 TEST(CompileFlood, TheKernelLoadsIt) {
     ASSERT_TRUE(nft_available());
     auto text = portcullis::compile::compile(

@@ -57,20 +57,24 @@ TEST(CompileKnock, RulesPerStepDuplicateThenAdvanceThenReset) {
     auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
     const auto* chain = table.find_chain("knock_admin");
     ASSERT_NE(chain, nullptr);
-    // Per family: step 1 has duplicate + advance; steps 2, 3 duplicate + advance + reset; the last
-    // advance (grant) + reset. Then one trailing drop.
-    ASSERT_EQ(chain->rules.size(), 2u * (2 + 3 + 3 + 2) + 1);
+    // Per family: the per-source knock limiter (goto flood_drop); step 1 has duplicate + advance;
+    // steps 2, 3 duplicate + advance + reset; the last advance (grant) + reset. Then one trailing drop.
+    ASSERT_EQ(chain->rules.size(), 2u * (1 + 2 + 3 + 3 + 2) + 1);
     std::vector<std::string> comments;
-    for (std::size_t i = 0; i < 10; ++i) comments.push_back(chain->rules[i].comment);
-    EXPECT_EQ(comments, (std::vector<std::string>{"knock 1/4 repeated", "knock 1/4", "knock 2/4 repeated",
+    for (std::size_t i = 0; i < 11; ++i) comments.push_back(chain->rules[i].comment);
+    EXPECT_EQ(comments, (std::vector<std::string>{"knocks over the per-source limit", "knock 1/4 repeated", "knock 1/4", "knock 2/4 repeated",
                                                    "knock 2/4", "knock 2/4 out of order", "knock 3/4 repeated",
                                                    "knock 3/4", "knock 3/4 out of order", "knock 4/4 opens",
                                                    "knock 4/4 out of order"}));
-    // Every rule ends in drop: knock ports never answer.
+    // Every rule ends in drop (the limiter in flood_drop, which drops): knock ports never answer.
     for (const auto& rule : chain->rules) {
         ASSERT_FALSE(rule.statements.empty());
         const auto* verdict = std::get_if<ir::VerdictStmt>(&rule.statements.back());
         ASSERT_NE(verdict, nullptr) << rule.comment;
+        if (verdict->verdict.kind == ir::Verdict::Kind::go_to) {
+            EXPECT_EQ(verdict->verdict.chain, "flood_drop") << rule.comment;
+            continue;
+        }
         EXPECT_EQ(verdict->verdict.kind, ir::Verdict::Kind::drop) << rule.comment;
     }
 }

@@ -53,6 +53,26 @@ TEST(PolicyKnock, DefaultsAreSynOnlyFiveSecondsThirtySeconds) {
     EXPECT_FALSE(k.log_group);
 }
 
+TEST(PolicyKnock, RateLimitDefaultsValuesOffAndErrors) {
+    const std::string sequence = "sequence = [\"tcp/17301\", \"udp/28113\", \"tcp/11923\"]\n";
+    auto defaults = knock(sequence);
+    ASSERT_TRUE(defaults.ok()) << dump(defaults);
+    const auto& rate = defaults.policy->services.at(0).knock->rate;
+    EXPECT_TRUE(rate.enabled);
+    EXPECT_EQ(rate.per_source_per_second, 10u);
+    EXPECT_EQ(rate.burst_packets, 20u);
+    auto set = knock(sequence + "rate_limit = \"3/s\"\nrate_burst = 6\n");
+    ASSERT_TRUE(set.ok()) << dump(set);
+    EXPECT_EQ(set.policy->services.at(0).knock->rate.per_source_per_second, 3u);
+    EXPECT_EQ(set.policy->services.at(0).knock->rate.burst_packets, 6u);
+    auto off = knock(sequence + "rate_limit = \"off\"\n");
+    ASSERT_TRUE(off.ok()) << dump(off);
+    EXPECT_FALSE(off.policy->services.at(0).knock->rate.enabled);
+    auto bad = knock(sequence + "rate_limit = \"fast\"\nrate_burst = 0\n");
+    EXPECT_ERROR_AT(bad, "rate_limit is \"fast\"; expected packets per second", 15, 14);
+    EXPECT_ERROR_AT(bad, "rate_burst is 0, out of range", 16, 14);
+}
+
 TEST(PolicyKnock, GuardKnockWithoutTableIsAnError) {
     auto result = host("[[service]]\nname = \"admin\"\nports = [\"tcp/8022\"]\nallow_from = [\"any\"]\nguard = \"knock\"\n");
     EXPECT_ERROR_AT(result, "has guard = \"knock\" but no knock table", 7, 1);
