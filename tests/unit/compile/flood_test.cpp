@@ -117,14 +117,11 @@ TEST(CompileFlood, ControlLimitersLoadIntoTheKernel) {
     auto text = portcullis::compile::compile(
                     load_policy_text(std::string(kControlPolicy) + "control_limit = \"2/s\"\ncontrol_burst = 4\n"))
                     .table_text;
-    auto file = temp_file("control-flood.nft");
-    write_text(file, text);
-    auto load = nft_in_private_netns(file, true);
+    auto load = load_text_in_private_netns(text, "control-flood.nft");
     EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
     EXPECT_NE(load.output.find("update @flood4_lns_control { ip saddr limit rate over 2/second burst 4 packets }"),
               std::string::npos)
         << load.output;
-    if (!HasFailure()) fs::remove_all(file.parent_path());
 }
 
 TEST(CompileFlood, KnockPacketsArePerSourceLimitedFirstInTheKnockChain) {
@@ -156,11 +153,8 @@ sequence = ["tcp/17301", "udp/28113", "tcp/11923"]
     auto off = portcullis::compile::compile(load_policy_text(policy + "rate_limit = \"off\"\n")).table_text;
     EXPECT_EQ(off.find("flood"), std::string::npos) << off;
     ASSERT_TRUE(nft_available());
-    auto file = temp_file("knock-flood.nft");
-    write_text(file, text);
-    auto load = nft_in_private_netns(file, true);
+    auto load = load_text_in_private_netns(text, "knock-flood.nft");
     EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
-    if (!HasFailure()) fs::remove_all(file.parent_path());
 }
 
 TEST(CompileFlood, TheKernelLoadsIt) {
@@ -168,14 +162,11 @@ TEST(CompileFlood, TheKernelLoadsIt) {
     auto text = portcullis::compile::compile(
                     load_policy_text(std::string(kPolicy) + "ike_init_global_limit = \"500/s\"\n"))
                     .table_text;
-    auto file = temp_file("flood.nft");
-    write_text(file, text);
-    auto load = nft_in_private_netns(file, true);
+    auto load = load_text_in_private_netns(text, "flood.nft");
     EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
     EXPECT_NE(load.output.find("update @flood4_vpn_ike { ip saddr limit rate over 5/second burst 10 packets }"),
               std::string::npos)
         << load.output;
-    if (!HasFailure()) fs::remove_all(file.parent_path());
 }
 
 }  // namespace
@@ -211,11 +202,8 @@ TEST(CompileConformance, TheKernelLoadsIt) {
     ASSERT_TRUE(nft_available());
     auto text =
         portcullis::compile::compile(load_policy_text(std::string(kPolicy) + "drop_ikev1_aggressive = true\n")).table_text;
-    auto file = temp_file("conform.nft");
-    write_text(file, text);
-    auto load = nft_in_private_netns(file, true);
+    auto load = load_text_in_private_netns(text, "conform.nft");
     EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
-    if (!HasFailure()) fs::remove_all(file.parent_path());
 }
 
 }  // namespace

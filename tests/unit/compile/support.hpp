@@ -106,4 +106,18 @@ inline fs::path temp_file(const std::string& name) {
     return dir / name;
 }
 
+// Writes `text` to a temp file and loads it with nft_in_private_netns; the file is removed when
+// nft accepted it (a refused table stays on disk for the failure message's reader).
+inline CommandResult load_text_in_private_netns(const std::string& text, const std::string& name) {
+    auto file = temp_file(name);
+    write_text(file, text);
+    auto load = nft_in_private_netns(file, true);
+    if (load.status == 0) {
+        std::error_code ignored;
+        fs::remove(file, ignored);
+        fs::remove(file.parent_path(), ignored);  // only when no other test's file is left in it
+    }
+    return load;
+}
+
 }  // namespace pc_test
