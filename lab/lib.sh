@@ -60,7 +60,8 @@ lab_require() {  # lab_require prog... : fail early, naming what is missing
 
 # lab_init TAG: names the namespaces, makes the work dir and installs the EXIT trap.
 lab_init() {
-  local tag=$1
+  # PC_LAB_TAG_SUFFIX lets two checkouts run the same lab test at once without sharing namespaces.
+  local tag=$1${PC_LAB_TAG_SUFFIX:-}
   [[ $tag =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || { echo "lab_init: bad tag '$tag'" >&2; exit 2; }
   lab_require_root
   LAB_TAG=$tag
