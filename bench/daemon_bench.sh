@@ -5,6 +5,10 @@
 # Env: ONLY_SETS=1 (set updates only), ONLY_IDLE=1 (idle/1M part only), SKIP_DAEMON_START=1 (1M
 # part without starting `portcullis run`, whose apply path lists the table), LIST_1M=1,
 # LIBNFT_COUNT, CLI_COUNT, IDLE_BANS, LIST_HASH_MAX (largest host hash set listed, default 1M).
+# ONLY_LIST=1: only the `bans list` part (issue 3, paging): the kernel dump's growth for the hash
+# and the interval set (LIST_SIZES_HASH, LIST_SIZES_INTERVAL), then `bans list` through the daemon
+# with LIST_BANS (default 1M) host bans: the full listing's time, `status` latency while it runs,
+# RSS. OLD_PC=path/to/older/portcullis measures the same with that binary first (the baseline).
 set -u
 BUILD=${1:-build/bench}
 BENCH=$BUILD/bench_daemon
@@ -69,6 +73,103 @@ nft_cli_per_element() {  # COUNT SET — the fail2ban way: one `nft add element`
   end=$(date +%s.%N)
   python3 -c "print(f'nft-cli-per-element set=$set elements=$count seconds={$end - $start:.3f} rate={$count / ($end - $start):.1f}/s')"
 }
+
+if [ -n "${ONLY_LIST:-}" ]; then
+uptime | sed 's/^/load /'
+echo "== the kernel dump of one ban set: hash (host bans) and interval (prefixes)"
+# Elements go in with the batcher; then one dump (bench_daemon list). Quadratic growth shows as
+# t(2n) ~ 4 t(n); the fit t = a n + c n^2 over two sizes gives the quadratic share.
+for n in ${LIST_SIZES_HASH:-125000 250000 500000 1000000}; do
+  fresh_ns
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis banh4 "$n" host >/dev/null
+  ip netns exec "$NS" "$BENCH" list portcullis banh4 host
+done
+for n in ${LIST_SIZES_INTERVAL:-50000 100000 200000}; do
+  fresh_ns
+  ip netns exec "$NS" "$BENCH" sets-netlink portcullis ban4 "$n" >/dev/null
+  ip netns exec "$NS" "$BENCH" list portcullis ban4
+done
+uptime | sed 's/^/load /'
+cat >"$WORK/policy-list.toml" <<'TOML'
+[firewall]
+mode = "host"
+wan = ["lo"]
+default = "drop"
+
+[management]
+sources = ["192.0.2.10"]
+ports = ["tcp/22"]
+
+[[service]]
+name = "web"
+ports = ["tcp/8000"]
+allow_from = ["any"]
+TOML
+# status every 50 ms over one connection until told to stop; each round trip's latency, and the
+# daemon's VmRSS, are recorded (bounded: at most 20,000 samples).
+cat >"$WORK/poll.py" <<'PY'
+import json, os, socket, sys, time
+path, pid, stop, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(path)
+f = s.makefile("rwb", buffering=0)
+lat, rss = [], 0
+for _ in range(20000):
+    if os.path.exists(stop): break
+    t = time.monotonic(); f.write(b'{"cmd":"status"}\n'); f.readline(); lat.append(time.monotonic() - t)
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS"): rss = max(rss, int(line.split()[1]))
+    time.sleep(0.05)
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+json.dump({"samples": len(lat), "median_ms": q(0.5), "p99_ms": q(0.99), "max_ms": lat[-1] * 1000, "rss_max_kb": rss}, open(out, "w"))
+PY
+list_through_daemon() {  # LABEL PORTCULLIS
+  local label=$1 pc=$2 sock=$WORK/cl-$1.sock
+  rm -f "$WORK/stop-$label" "$WORK/s-$label.json"
+  ip netns exec "$NS" "$pc" run "$WORK/policy-list.toml" --control "$sock" --state-file "$WORK/s-$label.json" \
+    --metrics off >"$WORK/daemon-$label.log" 2>&1 &
+  DAEMON_PID=$!
+  for i in $(seq 1 600); do ip netns exec "$NS" "$pc" status --control "$sock" >/dev/null 2>&1 && break; sleep 0.2; done
+  ip netns exec "$NS" python3 "$WORK/poll.py" "$sock" "$DAEMON_PID" "$WORK/stop-$label" "$WORK/idle-$label.json" &
+  sleep 2; touch "$WORK/stop-$label"; wait $!; rm -f "$WORK/stop-$label"
+  ip netns exec "$NS" python3 "$WORK/poll.py" "$sock" "$DAEMON_PID" "$WORK/stop-$label" "$WORK/during-$label.json" &
+  local poller=$! start end rc
+  start=$(date +%s.%N)
+  ip netns exec "$NS" "$pc" bans list --json --control "$sock" >"$WORK/list-$label.json" 2>"$WORK/list-$label.err"
+  rc=$?
+  end=$(date +%s.%N)
+  touch "$WORK/stop-$label"; wait "$poller"
+  local hwm rss
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$DAEMON_PID/status")
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$DAEMON_PID/status")
+  python3 - "$label" "$rc" "$start" "$end" "$WORK/list-$label.json" "$WORK/list-$label.err" \
+      "$WORK/idle-$label.json" "$WORK/during-$label.json" "$hwm" "$rss" <<'PY'
+import json, sys
+label, rc, start, end, listing, err, idle, during, hwm, rss = sys.argv[1:]
+try:
+    bans = json.load(open(listing))["bans"]; listed = len(bans); distinct = len({b["prefix"] for b in bans})
+except Exception:
+    listed = distinct = 0
+idle, during = json.load(open(idle)), json.load(open(during))
+print(f"bans-list {label}: exit={rc} listed={listed} distinct={distinct} seconds={float(end) - float(start):.2f} "
+      f"error={open(err).read().strip()[:100]!r}")
+print(f"status {label} idle: samples={idle['samples']} median_ms={idle['median_ms']:.2f} max_ms={idle['max_ms']:.2f}")
+print(f"status {label} during the listing: samples={during['samples']} median_ms={during['median_ms']:.2f} "
+      f"p99_ms={during['p99_ms']:.2f} max_ms={during['max_ms']:.2f}")
+print(f"rss {label}: VmRSS_after={int(rss) / 1024:.1f}MB VmHWM={int(hwm) / 1024:.1f}MB max_sampled_during={during['rss_max_kb'] / 1024:.1f}MB")
+PY
+  kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+}
+echo "== bans list through the daemon with ${LIST_BANS:=1000000} host bans in banh4 (no history: adopted)"
+fresh_ns
+ip netns exec "$NS" "$BENCH" sets-netlink portcullis banh4 "$LIST_BANS" host
+uptime | sed 's/^/load /'
+[ -n "${OLD_PC:-}" ] && list_through_daemon old "$OLD_PC"
+list_through_daemon new "$PC"
+[ -n "${OLD_PC:-}" ] && list_through_daemon old2 "$OLD_PC"
+uptime | sed 's/^/load /'
+exit 0
+fi  # ONLY_LIST
 
 if [ -z "${ONLY_IDLE:-}" ]; then
 uptime | sed 's/^/load /'
@@ -200,7 +301,7 @@ hz=$(getconf CLK_TCK)
 python3 -c "print(f'idle-cpu seconds=30 cpu_seconds={($t1 - $t0) / $hz:.3f} share={($t1 - $t0) / $hz / 30 * 100:.3f}%')"
 grep -E 'VmRSS|VmHWM' "/proc/$DAEMON_PID/status" | tr -s ' \t' ' ' | sed "s/^/rss-with-$IDLE_BANS-bans /"
 ls -l "$WORK/s2.json" | awk -v n="$IDLE_BANS" '{print "state-file-bytes-" n "-bans " $5}'
-# `bans list` asks the kernel for every ban set (the loop waits for it): with the hosts in a hash set.
+# `bans list` (paged; the dump runs on the daemon's listing thread): with the hosts in a hash set.
 start=$(date +%s.%N)
 ip netns exec "$NS" "$PC" bans list --json --control "$WORK/c2.sock" >"$WORK/bans.json"
 end=$(date +%s.%N)

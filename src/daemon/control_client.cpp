@@ -66,8 +66,9 @@ Result<nlohmann::json> control_request(const std::string& socket_path, const nlo
 }  // namespace portcullis::daemon
 
 namespace portcullis::daemon {
-Result<nlohmann::json> control_call(const std::string& socket_path, const nlohmann::json& request) {
-    auto reply = control_request(socket_path, request);
+Result<nlohmann::json> control_call(const std::string& socket_path, const nlohmann::json& request,
+                                    std::chrono::milliseconds timeout) {
+    auto reply = control_request(socket_path, request, timeout);
     if (!reply) return reply;
     if (!reply->value("ok", false)) {
         auto error = reply->find("error");

@@ -19,5 +19,6 @@ Result<nlohmann::json> control_request(const std::string& socket_path, const nlo
 
 namespace portcullis::daemon {
 // Like control_request, but an {"ok":false} reply becomes an error carrying the daemon's message.
-Result<nlohmann::json> control_call(const std::string& socket_path, const nlohmann::json& request);
+Result<nlohmann::json> control_call(const std::string& socket_path, const nlohmann::json& request,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 }  // namespace portcullis::daemon

@@ -1,5 +1,7 @@
 #include "daemon/control_protocol.hpp"
 
+#include <cstdint>
+#include <cstdio>
 #include <set>
 
 namespace portcullis::daemon {
@@ -7,7 +9,7 @@ namespace portcullis::daemon {
 const std::vector<std::string>& command_names() {
     static const std::vector<std::string> names = {
         "status", "grants.list", "grants.add", "grants.revoke", "bans.list",
-        "bans.add", "bans.remove", "reload", "confirm"};
+        "bans.count", "bans.add", "bans.remove", "reload", "confirm"};
     return names;
 }
 
@@ -89,7 +91,69 @@ Result<Request> parse_ban(const json& object, bool adding) {
     return ban;
 }
 
+Result<Request> parse_bans_list(const json& object) {
+    if (auto ok = only_fields(object, {"limit", "cursor", "source"}); !ok) return tl::unexpected(ok.error());
+    request::BansList list;
+    if (auto it = object.find("limit"); it != object.end()) {
+        if (!it->is_number_integer())
+            return fail("field \"limit\" must be an integer between 1 and " + std::to_string(kMaxPageBans));
+        auto value = it->get<std::int64_t>();
+        if (value < 1 || value > kMaxPageBans)
+            return fail("field \"limit\" must be between 1 and " + std::to_string(kMaxPageBans));
+        list.limit = static_cast<std::uint32_t>(value);
+    }
+    if (auto it = object.find("cursor"); it != object.end()) {
+        if (!it->is_string()) return fail("field \"cursor\" must be a string (the \"next\" of the previous page)");
+        auto cursor = parse_cursor(it->get<std::string>());
+        if (!cursor) return tl::unexpected(cursor.error());
+        list.cursor = it->get<std::string>();
+    }
+    if (auto it = object.find("source"); it != object.end()) {
+        if (list.cursor) return fail("field \"source\" belongs to the first page only (a cursor continues its listing)");
+        if (!it->is_string() || (*it != "kernel" && *it != "records"))
+            return fail("field \"source\" must be \"kernel\" or \"records\"");
+        list.source = *it == "kernel" ? request::BanSource::kernel : request::BanSource::records;
+    }
+    return list;
+}
+
+Result<Request> parse_bans_count(const json& object) {
+    if (auto ok = only_fields(object, {"kernel"}); !ok) return tl::unexpected(ok.error());
+    request::BansCount count;
+    if (auto it = object.find("kernel"); it != object.end()) {
+        if (!it->is_boolean()) return fail("field \"kernel\" must be true or false");
+        count.kernel = it->get<bool>();
+    }
+    return count;
+}
+
 }  // namespace
+
+std::string format_cursor(const BanCursor& cursor) {
+    char text[48];
+    std::snprintf(text, sizeof text, "%016llx.%llu", static_cast<unsigned long long>(cursor.listing),
+                  static_cast<unsigned long long>(cursor.offset));
+    return text;
+}
+
+Result<BanCursor> parse_cursor(std::string_view text) {
+    auto bad = [] { return fail("field \"cursor\": not a cursor of this daemon (pass the \"next\" of the previous page unchanged)"); };
+    auto dot = text.find('.');
+    if (dot != 16 || text.size() < 18 || text.size() > 16 + 1 + 20) return bad();
+    BanCursor cursor;
+    for (char c : text.substr(0, 16)) {
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (digit < 0) return bad();
+        cursor.listing = (cursor.listing << 4) | static_cast<std::uint64_t>(digit);
+    }
+    for (char c : text.substr(17)) {
+        if (c < '0' || c > '9') return bad();
+        std::uint64_t digit = static_cast<std::uint64_t>(c - '0');
+        if (cursor.offset > (UINT64_MAX - digit) / 10) return bad();
+        cursor.offset = cursor.offset * 10 + digit;
+    }
+    return cursor;
+}
 
 Result<Request> parse_request(std::string_view line) {
     if (line.size() > kMaxRequestBytes)
@@ -105,7 +169,8 @@ Result<Request> parse_request(std::string_view line) {
     };
     if (*command == "status") return no_arguments(request::Status{});
     if (*command == "grants.list") return no_arguments(request::GrantsList{});
-    if (*command == "bans.list") return no_arguments(request::BansList{});
+    if (*command == "bans.list") return parse_bans_list(object);
+    if (*command == "bans.count") return parse_bans_count(object);
     if (*command == "reload") return no_arguments(request::Reload{});
     if (*command == "confirm") return no_arguments(request::Confirm{});
     if (*command == "grants.add") return parse_grant(object, true);

@@ -72,6 +72,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::listen(EventLoop& loop, co
 }
 
 ControlServer::~ControlServer() {
+    *alive_ = false;
     for (auto& [fd, client] : clients_) {
         loop_.remove(fd);
         ::close(fd);
@@ -100,6 +101,7 @@ void ControlServer::accept_clients() {
             continue;
         }
         auto client = std::make_unique<Client>();
+        client->id = next_id_++;
         auto added = loop_.add(fd, EPOLLIN | EPOLLRDHUP, [this, fd](std::uint32_t events) {
             on_client(fd, events);
         });
@@ -107,6 +109,7 @@ void ControlServer::accept_clients() {
             ::close(fd);
             continue;
         }
+        fd_by_id_[client->id] = fd;
         clients_[fd] = std::move(client);
     }
 }
@@ -117,19 +120,23 @@ void ControlServer::on_client(int fd, std::uint32_t events) {
     Client& client = *it->second;
     if (events & EPOLLOUT) flush(fd, client);
     if (!clients_.count(fd)) return;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if ((events & (EPOLLHUP | EPOLLERR)) && client.waiting) {
+        drop(fd);  // gone for good: nobody to give the deferred reply to
+        return;
+    }
+    if (!client.closing && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         char buffer[8192];
         while (true) {
             ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
             if (n > 0) {
-                for (auto& line : client.framer.feed(std::string_view(buffer, static_cast<std::size_t>(n)))) {
-                    ++requests_;
-                    std::string reply = line.oversized
-                        ? error_reply("request too large (limit " + std::to_string(kMaxRequestBytes) + " bytes)")
-                        : handler_(line.text);
-                    client.output += reply;
-                    client.output += '\n';
+                for (auto& line : client.framer.feed(std::string_view(buffer, static_cast<std::size_t>(n))))
+                    client.queued.push_back(std::move(line));
+                if (client.queued.size() > kMaxQueuedRequests) {
+                    drop(fd);  // a client piling requests behind a long listing
+                    return;
                 }
+                serve_queued(fd, client);
+                if (!clients_.count(fd)) return;
                 if (client.output.size() > kMaxPendingOutput) {
                     drop(fd);  // a client that never reads its replies
                     return;
@@ -144,6 +151,61 @@ void ControlServer::on_client(int fd, std::uint32_t events) {
     flush(fd, client);
 }
 
+// Answers queued lines in order until one is deferred.
+void ControlServer::serve_queued(int fd, Client& client) {
+    std::uint64_t id = client.id;
+    while (!client.waiting && !client.queued.empty()) {
+        LineFramer::Line line = std::move(client.queued.front());
+        client.queued.pop_front();
+        ++requests_;
+        if (line.oversized) {
+            client.output += error_reply("request too large (limit " + std::to_string(kMaxRequestBytes) + " bytes)");
+            client.output += '\n';
+            continue;
+        }
+        std::weak_ptr<bool> alive = alive_;
+        Reply later = [this, alive, id](std::string reply) {
+            if (auto still = alive.lock(); still && *still) deliver(id, std::move(reply));
+        };
+        client.waiting = true;  // until the handler answers, now or later
+        std::optional<std::string> reply = handler_(line.text, later);
+        // The handler may have answered through `later` already, or the client may be gone.
+        auto it = clients_.find(fd);
+        if (it == clients_.end() || it->second->id != id) return;
+        if (reply) {
+            client.waiting = false;
+            client.output += *reply;
+            client.output += '\n';
+        }
+    }
+}
+
+void ControlServer::deliver(std::uint64_t id, std::string line) {
+    auto found = fd_by_id_.find(id);
+    if (found == fd_by_id_.end()) return;  // the client left meanwhile
+    int fd = found->second;
+    Client& client = *clients_.at(fd);
+    if (!client.waiting) return;
+    client.waiting = false;
+    client.output += line;
+    client.output += '\n';
+    serve_queued(fd, client);
+    if (!clients_.count(fd)) return;
+    if (client.output.size() > kMaxPendingOutput) {
+        drop(fd);
+        return;
+    }
+    flush(fd, client);
+}
+
+void ControlServer::update_interest(int fd, Client& client) {
+    std::uint32_t events = 0;
+    // After EOF the socket stays readable: stop asking, or level-triggered epoll spins.
+    if (!client.closing) events |= EPOLLIN | EPOLLRDHUP;
+    if (!client.output.empty()) events |= EPOLLOUT;
+    loop_.modify(fd, events);
+}
+
 void ControlServer::flush(int fd, Client& client) {
     while (!client.output.empty()) {
         ssize_t n = ::send(fd, client.output.data(), client.output.size(), MSG_NOSIGNAL);
@@ -152,23 +214,27 @@ void ControlServer::flush(int fd, Client& client) {
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            loop_.modify(fd, EPOLLIN | EPOLLRDHUP | EPOLLOUT);
+            update_interest(fd, client);
             return;
         }
         drop(fd);
         return;
     }
-    if (client.closing) {
+    if (client.closing && !client.waiting && client.queued.empty()) {
         drop(fd);
         return;
     }
-    loop_.modify(fd, EPOLLIN | EPOLLRDHUP);
+    update_interest(fd, client);
 }
 
 void ControlServer::drop(int fd) {
     loop_.remove(fd);
     ::close(fd);
-    clients_.erase(fd);
+    auto it = clients_.find(fd);
+    if (it != clients_.end()) {
+        fd_by_id_.erase(it->second->id);
+        clients_.erase(it);
+    }
 }
 
 }  // namespace portcullis::daemon

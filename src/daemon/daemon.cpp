@@ -14,6 +14,7 @@
 #include <fmt/core.h>
 
 #include "compile/compile.hpp"
+#include "daemon/ban_listing.hpp"
 #include "daemon/conntrack_events.hpp"
 #include "daemon/control_protocol.hpp"
 #include "daemon/control_server.hpp"
@@ -83,7 +84,13 @@ private:
     void save_state(bool force);
     void configure_spa();
     Result<void> reload(const char* trigger);
-    std::string handle(std::string_view line);
+    std::optional<std::string> handle(std::string_view line, const ControlServer::Reply& later);
+    std::optional<std::string> list_bans(const request::BansList& request, const ControlServer::Reply& later);
+    std::optional<std::string> count_bans(const request::BansCount& request, const ControlServer::Reply& later);
+    std::string ban_page(const BanCursor& cursor, std::uint32_t limit);
+    std::string open_listing(std::vector<BanListEntry> entries, const request::BansList& request,
+                             BanPager::Info info, const nlohmann::json& extra);
+    void list_kernel_bans(std::function<void(const KernelBanLister::Outcome&)> done);
     nlohmann::json status() const;
     std::string metrics();
     void notify_status();
@@ -98,6 +105,11 @@ private:
     std::unique_ptr<SetBatcher> batcher_;
     std::unique_ptr<RuntimeState> runtime_;
     std::unique_ptr<ControlServer> control_;
+    std::unique_ptr<KernelBanLister> ban_lister_;
+    BanPager ban_pager_{[] { return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::steady_clock::now().time_since_epoch()).count()); },
+                        std::random_device{}() * 0x100000001ull};
+    std::optional<KernelBanLister::Outcome> last_kernel_count_;  // per-set sizes of the last dump
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
     std::unique_ptr<SpaIntake> spa_;
@@ -427,10 +439,15 @@ nlohmann::json Daemon::status() const {
                      {"failures", scan_->counters().failures}};
     out["control"] = {{"clients", control_ ? control_->clients() : 0},
                       {"requests", control_ ? control_->requests() : 0}};
+    out["ban_listing"] = {{"running", ban_lister_ && ban_lister_->running()},
+                          {"elements_read", ban_lister_ ? ban_lister_->elements_read() : 0},
+                          {"dumps", ban_lister_ ? ban_lister_->dumps() : 0},
+                          {"open_listings", ban_pager_.open_listings()},
+                          {"entries_held", ban_pager_.entries_held()}};
     return out;
 }
 
-std::string Daemon::handle(std::string_view line) {
+std::optional<std::string> Daemon::handle(std::string_view line, const ControlServer::Reply& later) {
     auto parsed = parse_request(line);
     if (!parsed) return error_reply(parsed.error().message);
     // Kernel outcomes of this request's own changes, collected by the completions on flush.
@@ -447,20 +464,17 @@ std::string Daemon::handle(std::string_view line) {
         if (error) return error_reply(*error);
         return std::string();
     };
+    if (auto* list = std::get_if<request::BansList>(&*parsed)) return list_bans(*list, later);
+    if (auto* count = std::get_if<request::BansCount>(&*parsed)) return count_bans(*count, later);
     return std::visit(
         [&](auto&& request) -> std::string {
             using T = std::decay_t<decltype(request)>;
-            if constexpr (std::is_same_v<T, request::Status>) {
+            if constexpr (std::is_same_v<T, request::BansList> || std::is_same_v<T, request::BansCount>) {
+                return error_reply("internal: handled above");
+            } else if constexpr (std::is_same_v<T, request::Status>) {
                 return ok_reply(status());
             } else if constexpr (std::is_same_v<T, request::GrantsList>) {
                 return ok_reply({{"grants", runtime_->grants_json()}});
-            } else if constexpr (std::is_same_v<T, request::BansList>) {
-                // Bans without a history live only in the kernel: ask it (on demand, not mirrored).
-                std::vector<kernel::ListedElement> kernel_bans;
-                for (const auto& set : runtime_->ban_sets())
-                    if (auto listed = writer_->list(set.name, set.interval))
-                        kernel_bans.insert(kernel_bans.end(), listed->begin(), listed->end());
-                return ok_reply({{"bans", runtime_->bans_json(&kernel_bans)}});
             } else if constexpr (std::is_same_v<T, request::GrantAdd>) {
                 auto error = run_change([&](RuntimeState::Done done) {
                     return runtime_->add_grant(request.source, request.service, request.seconds, done);
@@ -514,6 +528,107 @@ std::string Daemon::handle(std::string_view line) {
             }
         },
         *parsed);
+}
+
+// ---- bans.list / bans.count (docs/control-protocol.md "Paging") -------------------------------------
+
+void Daemon::list_kernel_bans(std::function<void(const KernelBanLister::Outcome&)> done) {
+    std::vector<KernelBanLister::SetToList> sets;
+    for (const auto& set : runtime_->ban_sets()) sets.push_back({set.name, set.interval});
+    ban_lister_->request(std::move(sets), [this, done = std::move(done)](const KernelBanLister::Outcome& outcome) {
+        last_kernel_count_ = KernelBanLister::Outcome{};
+        last_kernel_count_->per_set = outcome.per_set;
+        last_kernel_count_->errors = outcome.errors;
+        last_kernel_count_->finished_at = outcome.finished_at;
+        last_kernel_count_->seconds = outcome.seconds;
+        done(outcome);
+    });
+}
+
+std::string Daemon::ban_page(const BanCursor& cursor, std::uint32_t limit) {
+    auto page = ban_pager_.page(cursor, limit);
+    if (!page) return error_reply(page.error().message);
+    auto bans = nlohmann::json::array();
+    for (const BanListEntry& entry : page->entries)
+        if (auto item = runtime_->ban_entry_json(entry)) bans.push_back(std::move(*item));
+    nlohmann::json reply = {{"bans", std::move(bans)},
+                            {"total", page->total},
+                            {"source", page->info.source == request::BanSource::kernel ? "kernel" : "records"},
+                            {"listed_at", page->info.listed_at}};
+    if (page->info.interrupted) reply["kernel_dump_interrupted"] = true;
+    if (page->next) reply["next"] = format_cursor(*page->next);
+    return ok_reply(std::move(reply));
+}
+
+std::string Daemon::open_listing(std::vector<BanListEntry> entries, const request::BansList& request,
+                                 BanPager::Info info, const nlohmann::json& extra) {
+    if (!request.paged()) {
+        // The one-reply form of older clients: fine for the bans a reply can carry.
+        if (entries.size() > kMaxUnpagedBans)
+            return error_reply(fmt::format("{} bans are too many for one reply (limit {}): ask with \"limit\" and "
+                                           "follow \"next\" (docs/control-protocol.md); `portcullis bans list` does",
+                                           entries.size(), kMaxUnpagedBans));
+        auto bans = nlohmann::json::array();
+        for (const BanListEntry& entry : entries)
+            if (auto item = runtime_->ban_entry_json(entry)) bans.push_back(std::move(*item));
+        nlohmann::json reply = extra;
+        reply["bans"] = std::move(bans);
+        return ok_reply(std::move(reply));
+    }
+    std::uint64_t id = ban_pager_.open(std::move(entries), info);
+    std::string page = ban_page(BanCursor{id, 0}, request.limit.value_or(kMaxPageBans));
+    if (extra.empty()) return page;
+    auto merged = nlohmann::json::parse(page);
+    for (auto it = extra.begin(); it != extra.end(); ++it) merged[it.key()] = it.value();
+    return merged.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<std::string> Daemon::list_bans(const request::BansList& request, const ControlServer::Reply& later) {
+    if (request.cursor) {
+        auto cursor = parse_cursor(*request.cursor);
+        if (!cursor) return error_reply(cursor.error().message);
+        return ban_page(*cursor, request.limit.value_or(kMaxPageBans));
+    }
+    if (request.source == request::BanSource::records) {
+        BanPager::Info info{request::BanSource::records, unix_now(), false};
+        return open_listing(runtime_->ban_list_entries(nullptr), request, info, nlohmann::json::object());
+    }
+    // Bans without a history live only in the kernel: ask it, on the listing thread, so the loop
+    // keeps serving while a big set is dumped (see ban_listing.hpp).
+    list_kernel_bans([this, request, later](const KernelBanLister::Outcome& outcome) {
+        BanPager::Info info{request::BanSource::kernel, outcome.finished_at, outcome.interrupted};
+        nlohmann::json extra = nlohmann::json::object();
+        if (!outcome.errors.empty()) extra["unlisted_sets"] = outcome.errors;
+        later(open_listing(runtime_->ban_list_entries(&outcome.elements, true), request, info, extra));
+    });
+    return std::nullopt;
+}
+
+std::optional<std::string> Daemon::count_bans(const request::BansCount& request, const ControlServer::Reply& later) {
+    auto reply = [this]() {
+        nlohmann::json out;
+        auto records = runtime_->live_bans_by_set();
+        std::size_t total = 0;
+        for (const auto& [set, count] : records) total += count;
+        out["records"] = {{"total", total}, {"by_set", records}};
+        out["status_bans"] = runtime_->active_bans();
+        if (last_kernel_count_) {
+            std::size_t elements = 0;
+            for (const auto& [set, count] : last_kernel_count_->per_set) elements += count;
+            out["kernel"] = {{"by_set", last_kernel_count_->per_set},
+                             {"total", elements},
+                             {"counted_at", last_kernel_count_->finished_at},
+                             {"seconds", last_kernel_count_->seconds}};
+            if (!last_kernel_count_->errors.empty()) out["kernel"]["unlisted_sets"] = last_kernel_count_->errors;
+        } else {
+            out["kernel"] = nullptr;  // never dumped: ask with "kernel":true
+        }
+        out["listing"] = {{"running", ban_lister_->running()}, {"elements_read", ban_lister_->elements_read()}};
+        return ok_reply(std::move(out));
+    };
+    if (!request.kernel) return reply();
+    list_kernel_bans([reply, later](const KernelBanLister::Outcome&) { later(reply()); });
+    return std::nullopt;
 }
 
 std::string Daemon::metrics() {
@@ -752,8 +867,20 @@ int Daemon::run() {
     }
     ::signal(SIGPIPE, SIG_IGN);
 
+    auto lister = KernelBanLister::create(*loop_, [] () -> Result<std::unique_ptr<kernel::SetElementWriter>> {
+        auto writer = kernel::NetlinkSetWriter::open(compile::kTableFamily, compile::kTableName);
+        if (!writer) return tl::unexpected(writer.error());
+        return std::unique_ptr<kernel::SetElementWriter>(std::move(*writer));
+    });
+    if (!lister) {
+        fmt::print(stderr, "error: {}\n", lister.error().message);
+        return kExitDaemonError;
+    }
+    ban_lister_ = std::move(*lister);
     auto control = ControlServer::listen(*loop_, options_.control_path,
-                                         [this](std::string_view line) { return handle(line); });
+                                         [this](std::string_view line, const ControlServer::Reply& later) {
+                                             return handle(line, later);
+                                         });
     if (!control) {
         fmt::print(stderr, "error: {}\n", control.error().message);
         return kExitDaemonError;
@@ -782,6 +909,7 @@ int Daemon::run() {
     auto flush_timer = loop_->once([this] { flush_now(); });
     auto reconcile_timer = loop_->every(options_.reconcile_period, [this] {
         reconcile();
+        ban_pager_.expire();
         save_state(false);
     });
     auto drops_timer = loop_->every(options_.drop_summary_period, [this] {
@@ -822,6 +950,7 @@ int Daemon::run() {
     events_.emit(event::kStopping, {{"flush_on_exit", options_.flush_on_exit},
                                     {"signal", stop_requested}});
     control_.reset();
+    ban_lister_.reset();  // cancels a running dump
     metrics_server_.reset();
     if (options_.flush_on_exit) {
         auto deleted = kernel::delete_table(*nft_);

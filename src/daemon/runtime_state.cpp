@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <memory>
 
@@ -409,47 +410,73 @@ nlohmann::json RuntimeState::grants_json() const {
     return out;
 }
 
-nlohmann::json RuntimeState::bans_json(const std::vector<kernel::ListedElement>* kernel) const {
+std::vector<BanListEntry> RuntimeState::ban_list_entries(const std::vector<kernel::ListedElement>* kernel,
+                                                         bool kernel_sorted) const {
     std::int64_t now = clock_();
-    std::vector<std::pair<Prefix, const BanEntry*>> live;
+    auto by_prefix = [](const BanListEntry& a, const BanListEntry& b) { return a.prefix < b.prefix; };
+    std::vector<BanListEntry> records;
     for (const auto& [prefix, entry] : bans_)
-        if (entry.live && entry.expires_at > now) live.emplace_back(prefix, &entry);
-    std::vector<const kernel::ListedElement*> adopted;
-    if (kernel) {
-        for (const auto& element : *kernel) {
-            auto it = bans_.find(element.prefix);
-            if (it == bans_.end() || !it->second.live) adopted.push_back(&element);
-        }
+        if (entry.live && entry.expires_at > now) records.push_back({prefix, entry.expires_at, false});
+    std::sort(records.begin(), records.end(), by_prefix);
+    if (!kernel) return records;
+    std::vector<kernel::ListedElement> sorted_copy;
+    const std::vector<kernel::ListedElement>* elements = kernel;
+    if (!kernel_sorted) {
+        sorted_copy = *kernel;
+        sort_distinct(sorted_copy);
+        elements = &sorted_copy;
     }
-    std::sort(live.begin(), live.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    // A host can be in two sets (hash, and interval from an older version): listed once, with
-    // the later expiry, which is how long it stays dropped.
-    std::sort(adopted.begin(), adopted.end(), [](const auto* a, const auto* b) {
-        if (a->prefix != b->prefix) return a->prefix < b->prefix;
-        return a->expires.count() == 0 ? b->expires.count() != 0 : (b->expires.count() != 0 && a->expires > b->expires);
-    });
-    adopted.erase(std::unique(adopted.begin(), adopted.end(),
-                              [](const auto* a, const auto* b) { return a->prefix == b->prefix; }),
-                  adopted.end());
+    // Kernel elements with a live record are listed from the record; the rest are adopted.
+    std::vector<BanListEntry> adopted;
+    adopted.reserve(elements->size());
+    for (const auto& element : *elements) {
+        auto it = bans_.find(element.prefix);
+        if (it != bans_.end() && it->second.live && it->second.expires_at > now) continue;
+        std::int64_t expires = element.expires.count() > 0 ? now + element.expires.count() / 1000 : 0;
+        adopted.push_back({element.prefix, expires, true});
+    }
+    std::vector<BanListEntry> out;
+    out.reserve(records.size() + adopted.size());
+    std::merge(records.begin(), records.end(), adopted.begin(), adopted.end(), std::back_inserter(out), by_prefix);
+    return out;
+}
+
+std::optional<nlohmann::json> RuntimeState::ban_entry_json(const BanListEntry& listed) const {
+    std::int64_t now = clock_();
+    if (listed.adopted) {
+        if (listed.expires_at != 0 && listed.expires_at <= now) return std::nullopt;
+        nlohmann::json item = {{"prefix", prefix_text(listed.prefix)}, {"reason", "adopted"}};
+        if (listed.expires_at != 0) {
+            item["expires_at"] = listed.expires_at;
+            item["remaining"] = listed.expires_at - now;
+        }
+        return item;
+    }
+    auto it = bans_.find(listed.prefix);
+    if (it == bans_.end() || !it->second.live || it->second.expires_at <= now) return std::nullopt;
+    const BanEntry& entry = it->second;
+    return nlohmann::json{{"prefix", prefix_text(listed.prefix)},
+                          {"banned_at", entry.banned_at},
+                          {"expires_at", entry.expires_at},
+                          {"remaining", entry.expires_at - now},
+                          {"offences", entry.offences},
+                          {"last_duration", entry.last_duration},
+                          {"reason", reasons_[entry.reason]}};
+}
+
+std::map<std::string, std::size_t> RuntimeState::live_bans_by_set() const {
+    std::int64_t now = clock_();
+    std::map<std::string, std::size_t> out;
+    for (const auto& set : ban_sets()) out[set.name] = 0;
+    for (const auto& [prefix, entry] : bans_)
+        if (entry.live && entry.expires_at > now) ++out[set_for_ban(prefix).name];
+    return out;
+}
+
+nlohmann::json RuntimeState::bans_json(const std::vector<kernel::ListedElement>* kernel) const {
     auto out = nlohmann::json::array();
-    for (const auto* element : adopted) {
-        std::int64_t remaining = element->expires.count() / 1000;
-        nlohmann::json item = {{"prefix", prefix_text(element->prefix)}, {"reason", "adopted"}};
-        if (element->expires.count() > 0) {
-            item["expires_at"] = now + remaining;
-            item["remaining"] = remaining;
-        }
-        out.push_back(std::move(item));
-    }
-    for (const auto& [prefix, entry] : live) {
-        out.push_back({{"prefix", prefix_text(prefix)},
-                       {"banned_at", entry->banned_at},
-                       {"expires_at", entry->expires_at},
-                       {"remaining", entry->expires_at - now},
-                       {"offences", entry->offences},
-                       {"last_duration", entry->last_duration},
-                       {"reason", reasons_[entry->reason]}});
-    }
+    for (const BanListEntry& entry : ban_list_entries(kernel))
+        if (auto item = ban_entry_json(entry)) out.push_back(std::move(*item));
     return out;
 }
 

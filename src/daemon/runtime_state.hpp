@@ -21,6 +21,7 @@
 
 #include "common/net.hpp"
 #include "common/result.hpp"
+#include "daemon/ban_listing.hpp"
 #include "daemon/events.hpp"
 #include "daemon/set_batcher.hpp"
 #include "daemon/state_file.hpp"
@@ -99,6 +100,15 @@ public:
     // Live bans with their history; with `kernel` (every ban set as listed now), kernel elements
     // without a history are listed too (reason "adopted"), once each even if two sets hold one.
     nlohmann::json bans_json(const std::vector<kernel::ListedElement>* kernel = nullptr) const;
+    // The same bans as a snapshot for paging (sorted by prefix, distinct), and one of them
+    // rendered now: nullopt when it has ended since the snapshot (expired or removed).
+    // `kernel_sorted`: `kernel` is already sort_distinct (the listing thread did it): merged in
+    // one pass instead of sorted again on the loop.
+    std::vector<BanListEntry> ban_list_entries(const std::vector<kernel::ListedElement>* kernel = nullptr,
+                                               bool kernel_sorted = false) const;
+    std::optional<nlohmann::json> ban_entry_json(const BanListEntry& entry) const;
+    // Live bans with a history, by the set that holds them (hosts and prefixes, v4 and v6).
+    std::map<std::string, std::size_t> live_bans_by_set() const;
 
     // Where a ban goes: ban4/ban6 (interval) — or, with split_ban_sets, hosts to the hash sets
     // banh4/banh6 and prefixes to ban4/ban6.

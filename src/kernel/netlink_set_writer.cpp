@@ -311,6 +311,12 @@ WriteReport NetlinkSetWriter::write(std::span<const ElementChange> changes) {
 }
 
 Result<std::vector<ListedElement>> NetlinkSetWriter::list(const std::string& set_name, bool interval) {
+    ListProgress progress;
+    return list_tracked(set_name, interval, progress);
+}
+
+Result<std::vector<ListedElement>> NetlinkSetWriter::list_tracked(const std::string& set_name, bool interval,
+                                                                  ListProgress& progress) {
     std::vector<char> request(MNL_SOCKET_BUFFER_SIZE);
     std::uint32_t seq = impl_->socket->next_seq();
     nlmsghdr* header = nftnl_nlmsg_build_hdr(request.data(), NFT_MSG_GETSETELEM, impl_->family,
@@ -330,6 +336,8 @@ Result<std::vector<ListedElement>> NetlinkSetWriter::list(const std::string& set
     bool parse_error = false;
     auto dumped = impl_->socket->dump(
         std::span<const char>(request.data(), header->nlmsg_len), seq, [&](const nlmsghdr* reply) {
+            if (reply->nlmsg_flags & NLM_F_DUMP_INTR) progress.interrupted = true;
+            std::size_t before = raw.size();
             nftnl_set* set = nftnl_set_alloc();
             if (nftnl_set_elems_nlmsg_parse(reply, set) < 0) {
                 parse_error = true;
@@ -358,7 +366,9 @@ Result<std::vector<ListedElement>> NetlinkSetWriter::list(const std::string& set
                 },
                 &raw);
             nftnl_set_free(set);
-        });
+            progress.elements.fetch_add(raw.size() - before, std::memory_order_relaxed);
+        },
+        &progress.cancel);
     if (!dumped) return fail("listing set " + set_name + ": " + dumped.error().message);
     if (parse_error) return fail("listing set " + set_name + ": unparsable reply");
 

@@ -12,6 +12,7 @@
 // good messages and bisects the bad one until the offending element is isolated and reported,
 // and every other change still lands.
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,14 @@ struct WriteReport {
     bool ok() const { return failures.empty() && transport_error.empty(); }
 };
 
+// Shared with a thread that lists a big set: how far it got, whether the kernel flagged the dump
+// as interrupted by a change (NLM_F_DUMP_INTR), and a request to give up.
+struct ListProgress {
+    std::atomic<std::uint64_t> elements{0};  // kernel elements read so far
+    std::atomic<bool> interrupted{false};
+    std::atomic<bool> cancel{false};
+};
+
 // The adapter interface: the daemon only ever talks to this, unit tests to the recording fake.
 class SetElementWriter {
 public:
@@ -63,6 +72,14 @@ public:
     virtual WriteReport write(std::span<const ElementChange> changes) = 0;
     // Every element of `set`; interval sets are folded back from start/end pairs into prefixes.
     virtual Result<std::vector<ListedElement>> list(const std::string& set, bool interval) = 0;
+    // The same, reporting progress to (and cancellable through) `progress`.
+    virtual Result<std::vector<ListedElement>> list_tracked(const std::string& set, bool interval,
+                                                            ListProgress& progress) {
+        if (progress.cancel.load()) return fail("listing set " + set + ": cancelled");
+        auto listed = list(set, interval);
+        if (listed) progress.elements += listed->size();
+        return listed;
+    }
 };
 
 // ---- batching plan (pure, unit-tested) ---------------------------------------------------------
@@ -120,6 +137,8 @@ public:
 
     WriteReport write(std::span<const ElementChange> changes) override;
     Result<std::vector<ListedElement>> list(const std::string& set, bool interval) override;
+    Result<std::vector<ListedElement>> list_tracked(const std::string& set, bool interval,
+                                                    ListProgress& progress) override;
 
 private:
     struct Impl;

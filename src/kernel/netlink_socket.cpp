@@ -108,7 +108,8 @@ Result<NetlinkSocket::BatchOutcome> NetlinkSocket::send_batch(std::span<const ch
 }
 
 Result<void> NetlinkSocket::dump(std::span<const char> request, std::uint32_t seq,
-                                 const std::function<void(const nlmsghdr*)>& on_message) {
+                                 const std::function<void(const nlmsghdr*)>& on_message,
+                                 const std::atomic<bool>* cancel) {
     if (mnl_socket_sendto(socket_, request.data(), request.size()) < 0)
         return fail(std::string("netlink send: ") + std::strerror(errno));
     struct Context {
@@ -119,6 +120,7 @@ Result<void> NetlinkSocket::dump(std::span<const char> request, std::uint32_t se
         return MNL_CB_OK;
     };
     while (true) {
+        if (cancel && cancel->load(std::memory_order_relaxed)) return fail("netlink dump: cancelled");
         ssize_t received =
             mnl_socket_recvfrom(socket_, receive_buffer_.data(), receive_buffer_.size());
         if (received < 0) {

@@ -2,6 +2,7 @@
 // One NETLINK_NETFILTER socket (libmnl) shared by the set writer and the counter reader: sized
 // buffers, a sequence counter, and the two exchanges nf_tables needs — a batch, answered only
 // with the errors of the messages the kernel rejected, and a dump.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -50,8 +51,10 @@ public:
                                     std::size_t count);
 
     // Sends one dump request and calls `on_message` for every reply message until NLMSG_DONE.
+    // With `cancel`, the dump is abandoned (an error) once it reads true between two replies.
     Result<void> dump(std::span<const char> request, std::uint32_t seq,
-                      const std::function<void(const nlmsghdr*)>& on_message);
+                      const std::function<void(const nlmsghdr*)>& on_message,
+                      const std::atomic<bool>* cancel = nullptr);
 
 private:
     NetlinkSocket() = default;

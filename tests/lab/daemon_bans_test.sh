@@ -9,6 +9,9 @@
 #  upgrade: a table of a version without the split layout (host and prefix bans in ban4) re-applied
 #     by this one keeps both bans dropping; removing the old host ban works (it is deleted from
 #     banh4 and ban4).
+#  paging: 2,800 bans (adopted kernel-only ones, ones with a history, a host in two sets) listed in
+#     pages of 700 over the control protocol are complete and distinct; malformed paging requests
+#     and stale cursors get clear errors; the CLI pages (`bans list`, --json, --limit) and counts.
 # Env: PORTCULLIS, PC_SOURCE_ROOT. Needs root. Prints PASS/FAIL lines.
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
@@ -165,5 +168,105 @@ if dmn_ctl bans remove "$LAB_WAN2_IP" >"$LAB_DIR/remove-again.log" 2>&1; then
 else
   check "upgrade: removing it again says it is not banned" grep -q "is not banned" "$LAB_DIR/remove-again.log"
 fi
+
+# ---- paging: bans.list in pages (docs/control-protocol.md "Paging"). 2,500 adopted host bans
+# (put into banh6 with nft: no history), one of them also in ban6 (an older version's layout),
+# 200 v4 host bans and 100 v6 prefix bans through the daemon (with a history): 2,800 bans.
+python3 - >"$LAB_DIR/adopted.nft" <<'PY'
+print("add element inet portcullis banh6 {")
+print(",\n".join(f"2001:db8:b0::{i:x} timeout 10m" for i in range(1, 2501)))
+print("}")
+print("add element inet portcullis ban6 { 2001:db8:b0::1 timeout 5m }")
+PY
+check "paging: 2,500 adopted v6 host bans load into banh6" ns_exec "$GW" nft -f "$LAB_DIR/adopted.nft"
+cat >"$LAB_DIR/paging.py" <<'PY'
+import ipaddress, json, socket, sys
+path, mode = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(60)
+s.connect(path)
+f = s.makefile("rwb", buffering=0)
+def ask(obj):
+    f.write((json.dumps(obj) + "\n").encode())
+    return json.loads(f.readline())
+expected = {f"2001:db8:b0::{i:x}" for i in range(1, 2501)}
+if mode == "add":
+    for i in range(30, 230):
+        r = ask({"cmd": "bans.add", "prefix": f"198.51.100.{i}", "seconds": 600, "reason": "paging"})
+        assert r["ok"], r
+    for i in range(100):
+        r = ask({"cmd": "bans.add", "prefix": f"2001:db8:c0:{i:x}::/64", "seconds": 600})
+        assert r["ok"], r
+    print("added 300")
+    sys.exit(0)
+records = {f"198.51.100.{i}" for i in range(30, 230)} | {str(ipaddress.ip_network(f"2001:db8:c0:{i:x}::/64")) for i in range(100)}
+expected |= records
+if mode == "pages":
+    seen, pages, oversize, total, cursor = [], 0, 0, None, None
+    while True:
+        req = {"cmd": "bans.list", "limit": 700}
+        if cursor: req["cursor"] = cursor
+        r = ask(req)
+        assert r["ok"], r
+        pages += 1
+        oversize += len(r["bans"]) > 700
+        total = r["total"] if total is None else total
+        seen += [b["prefix"] for b in r["bans"]]
+        if "next" not in r: break
+        cursor = r["next"]
+    print(f"pages={pages} listed={len(seen)} distinct={len(set(seen))} total={total} oversize={oversize}")
+    print("complete:", set(seen) == expected, "missing:", sorted(expected - set(seen))[:3],
+          "unexpected:", sorted(set(seen) - expected)[:3])
+    again = ask({"cmd": "bans.list", "cursor": cursor, "limit": 700})
+    print("reused cursor:", again.get("ok"), again.get("error", ""))
+    bad = ask({"cmd": "bans.list", "cursor": "nonsense"})
+    print("bad cursor:", bad.get("ok"), bad.get("error", ""))
+    zero = ask({"cmd": "bans.list", "limit": 0})
+    print("limit 0:", zero.get("ok"), zero.get("error", ""))
+    rec, cursor = [], None
+    while True:
+        req = {"cmd": "bans.list", "limit": 64}
+        if cursor: req["cursor"] = cursor
+        else: req["source"] = "records"
+        r = ask(req)
+        rec += [b["prefix"] for b in r["bans"]]
+        if "next" not in r: break
+        cursor = r["next"]
+    print("records only:", len(rec), set(rec) == records, sorted(set(rec) ^ records)[:3])
+    old = ask({"cmd": "bans.list"})
+    print("unpaged:", old["ok"], len(old["bans"]), set(b["prefix"] for b in old["bans"]) == expected, "next" in old)
+PY
+check "paging: 300 bans added through the control socket" \
+  sh -c "ip netns exec '$GW' python3 '$LAB_DIR/paging.py' '$DMN_CONTROL' add | grep -q 'added 300'"
+ns_exec "$GW" python3 "$LAB_DIR/paging.py" "$DMN_CONTROL" pages >"$LAB_DIR/paging.log" 2>&1
+sed 's/^/info: /' "$LAB_DIR/paging.log"
+check "paging: 2,800 bans come in 4 pages of at most 700, none twice, total announced" \
+  grep -q "pages=4 listed=2800 distinct=2800 total=2800 oversize=0" "$LAB_DIR/paging.log"
+check "paging: the pages hold exactly the expected bans (the host in two sets once)" grep -q "complete: True" "$LAB_DIR/paging.log"
+check "paging: a cursor of a finished listing is refused clearly" grep -q "reused cursor: False cursor expired or unknown" "$LAB_DIR/paging.log"
+check "paging: a malformed cursor is refused clearly" grep -q 'bad cursor: False field "cursor": not a cursor' "$LAB_DIR/paging.log"
+check "paging: limit 0 is refused clearly" grep -q 'limit 0: False field "limit" must be between 1 and 10000' "$LAB_DIR/paging.log"
+check "paging: source=records lists the 300 bans with a history, no kernel-only ones" grep -q "records only: 300 True \\[\\]" "$LAB_DIR/paging.log"
+check "paging: the one-reply form of older clients still lists all 2,800" grep -q "unpaged: True 2800 True False" "$LAB_DIR/paging.log"
+dmn_ctl bans list --json --page-size 333 >"$LAB_DIR/bans-paged.json" 2>"$LAB_DIR/bans-paged.err"
+check "paging: the CLI fetches every page (--json is one document, 2,800 distinct bans)" python3 -c "
+import json, sys
+d = json.load(open('$LAB_DIR/bans-paged.json'))
+p = [b['prefix'] for b in d['bans']]
+sys.exit(0 if len(p) == 2800 and len(set(p)) == 2800 and d['total'] == 2800 and d['ok'] else 1)"
+check "paging: the JSON output has one ban per line" test "$(grep -c '^,\?{"prefix"\|^,\?{"banned_at"\|^,\?{"expires_at"' "$LAB_DIR/bans-paged.json")" -eq 2800
+dmn_ctl bans list >"$LAB_DIR/bans-paged.txt" 2>&1
+check "paging: the text listing has 2,800 lines" test "$(wc -l <"$LAB_DIR/bans-paged.txt")" -eq 2800
+dmn_ctl bans list --limit 5 >"$LAB_DIR/bans-limit.txt" 2>"$LAB_DIR/bans-limit.err"
+check "paging: --limit 5 prints 5 bans" test "$(wc -l <"$LAB_DIR/bans-limit.txt")" -eq 5
+check "paging: ... and says how many there are" grep -q "5 of 2800 bans shown" "$LAB_DIR/bans-limit.err"
+dmn_ctl bans count --kernel --json >"$LAB_DIR/bans-count.json"
+check "paging: bans count --kernel counts the kernel's sets (2,501 + 200 + 100 elements)" python3 -c "
+import json, sys
+d = json.load(open('$LAB_DIR/bans-count.json'))
+k = d['kernel']['by_set']
+sys.exit(0 if k['banh6'] == 2500 and k['ban6'] == 101 and k['banh4'] == 200 and d['records']['total'] == 300 else 1)"
+dmn_ctl bans count >"$LAB_DIR/bans-count.txt"
+check "paging: bans count (text) names the sets" grep -q "banh6" "$LAB_DIR/bans-count.txt"
 dmn_stop daemon6
 lab_finish

@@ -9,6 +9,9 @@
 #     bounded hping3 flood while the loop is stalled (SIGSTOP) overflows the socket: the overrun is
 #     counted (status, metrics, nflog_overrun event) and the control socket keeps answering,
 #     also during a flood with the loop running.
+#  7b. a long `bans list` (300,000 adopted host bans: a kernel dump of seconds) runs on the listing
+#     thread: while its first page is awaited, status answers repeatedly with the dump's progress
+#     growing and bans.add succeeds; the listing then completes (order and progress, no clock).
 # Env: PORTCULLIS, PC_SOURCE_ROOT. Needs root. Prints PASS/FAIL lines.
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
@@ -188,5 +191,55 @@ done
 wait "$flood" 2>/dev/null
 check "scenario 6: the control socket answered 5 of 5 requests during a flood" test "$answered" -eq 5
 check "scenario 6: the daemon is still running" kill -0 "$DAEMON_PID"
+
+# ---- 7b. a long listing does not stop the loop
+python3 - >"$LAB_DIR/big.nft" <<'PY'
+n = 300000
+print("add element inet portcullis banh6 {")
+print(",\n".join(f"2001:db8:e0::{i >> 16 & 0xffff:x}:{i & 0xffff:x} timeout 10m" for i in range(n)))
+print("}")
+PY
+check "scenario 7b: 300,000 adopted v6 host bans load into banh6" ns_exec "$GW" nft -f "$LAB_DIR/big.nft"
+cat >"$LAB_DIR/during.py" <<'PY'
+import json, select, socket, sys, time
+path = sys.argv[1]
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(600)
+    s.connect(path)
+    return s, s.makefile("rwb", buffering=0)
+a, af = connect()
+b, bf = connect()
+def ask(obj):
+    bf.write((json.dumps(obj) + "\n").encode())
+    return json.loads(bf.readline())
+af.write(b'{"cmd":"bans.list","limit":10}\n')
+running, progress, adds, status_ok = 0, set(), 0, 0
+for i in range(20000):  # bounded: at most 20,000 status requests
+    if select.select([a], [], [], 0)[0]:
+        break  # the listing answered
+    st = ask({"cmd": "status"})
+    status_ok += st.get("ok") is True
+    listing = st.get("ban_listing", {})
+    if listing.get("running"):
+        running += 1
+        progress.add(listing.get("elements_read"))
+        if running % 5 == 1 and adds < 5:
+            r = ask({"cmd": "bans.add", "prefix": f"2001:db8:d0::{adds + 1:x}", "seconds": 60})
+            adds += r.get("ok") is True
+    time.sleep(0.01)  # pacing only: nothing is asserted about time
+reply = json.loads(af.readline())
+print(f"during: status_ok={status_ok} running_samples={running} progress_values={len(progress)} adds_ok={adds}")
+print(f"listing: ok={reply.get('ok')} page={len(reply.get('bans', []))} total={reply.get('total')} next={'next' in reply}")
+PY
+ns_exec "$GW" python3 "$LAB_DIR/during.py" "$DMN_CONTROL" >"$LAB_DIR/during.log" 2>&1
+sed 's/^/info: /' "$LAB_DIR/during.log"
+during() { sed -n 's/.*\b'"$1"'=\([0-9]*\).*/\1/p' "$LAB_DIR/during.log" | head -1; }
+check "scenario 7b: status answered at least twice while the listing ran" test "$(during running_samples)" -ge 2
+check "scenario 7b: ... reporting growing progress of the dump" test "$(during progress_values)" -ge 2
+check "scenario 7b: bans.add succeeded while the listing ran" test "$(during adds_ok)" -ge 1
+check "scenario 7b: the listing then answered its first page of 10 (of >= 300,000)" \
+  sh -c "grep -q 'listing: ok=True page=10' '$LAB_DIR/during.log' && [ \$(sed -n 's/.*total=\([0-9]*\).*/\1/p' '$LAB_DIR/during.log') -ge 300000 ]"
+ns_exec "$GW" nft flush set inet portcullis banh6
 dmn_stop daemon
 lab_finish
