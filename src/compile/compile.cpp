@@ -777,6 +777,7 @@ private:
                                 jump(kChainSpaIntake)});
         table_.counters.push_back({kCounterSpaReceived});
         table_.counters.push_back({kCounterSpaRateLimited});
+        if (spa.global_per_second) table_.counters.push_back({kCounterSpaGlobalLimited});
         ir::Chain chain;
         chain.name = kChainSpaIntake;
         for (auto family : {Family::ipv4, Family::ipv6}) {
@@ -795,6 +796,12 @@ private:
                  {count(kCounterSpaRateLimited), drop()},
                  "spa over the per-source limit"});
         }
+        // A global cap after the per-source ones: a flood from many sources reaches the daemon's
+        // (real-time) SPA thread at this rate at most, so its CPU time per second is bounded.
+        if (spa.global_per_second)
+            chain.rules.push_back({{ir::LimitRate{*spa.global_per_second, *spa.global_per_second, true}},
+                                   {count(kCounterSpaGlobalLimited), drop()},
+                                   "spa over the global limit"});
         chain.rules.push_back(
             {{}, {count(kCounterSpaReceived), ir::Log{spa.log_group, kLogPrefixSpa}, drop()}, "spa to the daemon"});
         table_.chains.push_back(std::move(chain));

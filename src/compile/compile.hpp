@@ -92,6 +92,7 @@ std::string knock_log_prefix(const std::string& service_name);
 inline constexpr const char* kChainSpaIntake = "spa_intake";
 inline constexpr const char* kCounterSpaReceived = "spa_received";
 inline constexpr const char* kCounterSpaRateLimited = "spa_rate_limited";
+inline constexpr const char* kCounterSpaGlobalLimited = "spa_global_limited";
 inline constexpr const char* kLogPrefixSpa = "portcullis spa ";
 std::string spa_rate_set(Family family);
 

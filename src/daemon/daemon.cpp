@@ -26,6 +26,7 @@
 #include "daemon/scan_detection.hpp"
 #include "daemon/set_batcher.hpp"
 #include "daemon/spa_intake.hpp"
+#include "daemon/spa_worker.hpp"
 #include "daemon/state_file.hpp"
 #include "daemon/state_writer.hpp"
 #include "intake/nflog_reader.hpp"
@@ -76,7 +77,10 @@ private:
     RuntimeConfig runtime_config(const Loaded& loaded) const;
     std::vector<std::string> grant_services() const;
     Result<void> open_nflog(const policy::Policy& policy);
-    Result<void> open_spa_nflog();
+    Result<void> start_spa();
+    void stop_spa();
+    void on_spa_notes();
+    std::map<std::string, std::uint64_t> spa_outcomes() const;
     void configure_detection(const policy::Policy& policy);
     void schedule_flush();
     void flush_now();
@@ -112,10 +116,20 @@ private:
     std::optional<KernelBanLister::Outcome> last_kernel_count_;  // per-set sizes of the last dump
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
-    std::unique_ptr<SpaIntake> spa_;
+    // SPA: the settings of the running policy (nullptr: no SPA), the thread that serves them
+    // (spa_worker.hpp), and the loop's copy of its replay cache, built from its notes, for the
+    // state file. Counters of stopped workers (a reload that moved the group) carry on in spa_base_.
+    std::shared_ptr<const SpaSettings> spa_settings_;
+    std::unique_ptr<SpaWorker> spa_;
+    auth::ReplayCache spa_replay_{2 * auth::ReplayCache::kDefaultCapacity};
+    bool spa_replay_dirty_ = false;
+    struct SpaTotals {
+        std::map<std::string, std::uint64_t> outcomes;
+        std::uint64_t grant_failures = 0, suppressed_events = 0, nflog_packets = 0, nflog_overruns = 0,
+                      dropped_notes = 0;
+    } spa_base_;
     std::unique_ptr<StateWriter> state_writer_;
     bool state_write_failed_ = false;
-    std::unique_ptr<intake::NflogReader> spa_nflog_;  // the [spa] log_group, unbatched
     DropSummary drops_;
     std::unique_ptr<ScanDetection> scan_;
     std::unique_ptr<ConntrackEvents> conntrack_;
@@ -201,7 +215,7 @@ RuntimeConfig Daemon::runtime_config(const Loaded& loaded) const {
 }
 
 Result<void> Daemon::open_nflog(const policy::Policy& policy) {
-    if (auto spa = open_spa_nflog(); !spa) return spa;
+    if (auto spa = start_spa(); !spa) return spa;
     std::vector<std::uint16_t> groups;
     if (policy.logging.drop_group) groups.push_back(*policy.logging.drop_group);
     if (nflog_ && nflog_->groups() == groups) return {};
@@ -231,31 +245,83 @@ Result<void> Daemon::open_nflog(const policy::Policy& policy) {
     });
 }
 
-// SPA has its own NFLOG socket, unbatched: the kernel hands each packet over at once instead of
-// holding it up to 10 ms for company, and the grant goes out without the coalescing delay.
-Result<void> Daemon::open_spa_nflog() {
-    std::optional<std::uint16_t> group = spa_ ? spa_->group() : std::nullopt;
-    if (spa_nflog_ && group && spa_nflog_->groups() == std::vector<std::uint16_t>{*group}) return {};
-    if (spa_nflog_) {
-        loop_->remove(spa_nflog_->fd());
-        spa_nflog_.reset();
+// SPA runs on its own thread (spa_worker.hpp) with its own unbatched NFLOG socket and netlink
+// socket: the grant goes out without waiting for this loop. A reload that keeps the group and the
+// priority only swaps the settings; otherwise the thread is replaced (its replay cache is carried
+// over from the loop's copy, which holds every entry it reported).
+Result<void> Daemon::start_spa() {
+    if (!spa_settings_) {
+        stop_spa();
+        return {};
     }
-    if (!group) return {};
-    auto reader = intake::NflogReader::open({*group}, 2048, 1024 * 1024, 1);
-    if (!reader) return tl::unexpected(reader.error());
-    spa_nflog_ = std::move(*reader);
-    spa_nflog_->dispatcher().add_observer(spa_.get());
-    return loop_->add(spa_nflog_->fd(), EPOLLIN, [this](std::uint32_t) {
-        spa_nflog_->on_readable();
-        // SPA packets are rate-limited per source in the kernel, so flushing per wake-up cannot
-        // turn into a storm of netlink batches.
-        if (spa_->take_granted()) flush_now();
-        spa_->trace_flushed();
-        // Remembered packets are written at once (after the grant, which is what the sender
-        // waits for), so a restart cannot reopen them.
-        if (spa_->replay_dirty()) save_state(true);
-        spa_->trace_finish();
-    });
+    if (spa_ && spa_->group() == spa_settings_->group && spa_->realtime_requested() == spa_settings_->realtime) {
+        spa_->publish(spa_settings_);
+        return {};
+    }
+    stop_spa();
+    auto writer = kernel::NetlinkSetWriter::open(compile::kTableFamily, compile::kTableName);
+    if (!writer) return tl::unexpected(writer.error());
+    auto worker = SpaWorker::open(spa_settings_, std::move(*writer), unix_now);
+    if (!worker) return tl::unexpected(worker.error());
+    if (spa_replay_.size() > 0) {
+        if (auto loaded = (*worker)->load_replay(spa_replay_.to_json(), unix_now()); !loaded)
+            return fail("SPA replay cache: " + loaded.error().message);
+    }
+    if (auto added = loop_->add((*worker)->notes_fd(), EPOLLIN, [this](std::uint32_t) { on_spa_notes(); }); !added)
+        return added;
+    spa_ = std::move(*worker);
+    spa_->start();
+    return {};
+}
+
+void Daemon::stop_spa() {
+    if (!spa_) return;
+    spa_->stop();
+    loop_->remove(spa_->notes_fd());
+    on_spa_notes();  // what it queued before it stopped
+    for (const auto& [outcome, packets] : spa_->intake().outcomes()) spa_base_.outcomes[outcome] += packets;
+    spa_base_.grant_failures += spa_->intake().grant_failures();
+    spa_base_.suppressed_events += spa_->intake().suppressed_events();
+    spa_base_.nflog_packets += spa_->nflog_packets();
+    spa_base_.nflog_overruns += spa_->nflog_overruns();
+    spa_base_.dropped_notes += spa_->dropped_notes();
+    spa_.reset();
+}
+
+// The SPA thread's notes, in its order: event lines, grants the kernel took (grant_opened after
+// the grant, spa_accepted after that), packets the replay cache remembers — written to the state
+// file at once, so a restart cannot reopen them.
+void Daemon::on_spa_notes() {
+    if (!spa_) return;
+    bool remembered = false;
+    for (auto& note : spa_->take_notes()) {
+        switch (note.kind) {
+            case SpaNote::Kind::event:
+                events_.emit(note.type, note.fields);
+                if (note.type == event::kSpaPriority)
+                    fmt::print(stderr, "warning: SPA thread runs at the normal priority: {}\n",
+                               note.fields.value("error", std::string()));
+                break;
+            case SpaNote::Kind::grant_opened:
+                runtime_->record_grant(note.address, note.service, note.seconds);
+                break;
+            case SpaNote::Kind::remembered:
+                spa_replay_.insert(note.digest, note.expires_at, unix_now());
+                remembered = true;
+                break;
+        }
+    }
+    if (remembered) {
+        spa_replay_dirty_ = true;
+        save_state(true);
+    }
+}
+
+std::map<std::string, std::uint64_t> Daemon::spa_outcomes() const {
+    auto out = spa_base_.outcomes;
+    if (spa_)
+        for (const auto& [outcome, packets] : spa_->intake().outcomes()) out[outcome] += packets;
+    return out;
 }
 
 void Daemon::flush_now() {
@@ -316,35 +382,34 @@ void Daemon::save_state(bool force) {
         events_.emit(event::kStateError, {{"file", options_.state_file}, {"error", *error}});
         state_write_failed_ = true;  // written again at the next chance, changed or not
     }
-    bool spa_dirty = spa_ && spa_->replay_dirty();
+    bool spa_dirty = spa_replay_dirty_;
     if (!runtime_->state_dirty() && !spa_dirty && !state_write_failed_) return;
     auto now = std::chrono::steady_clock::now();
     if (!force && now - last_save_ < options_.state_save_period) return;
     last_save_ = now;
     DaemonState state = runtime_->export_state();
-    if (spa_ && spa_->replay_entries() > 0) state.spa_replay = spa_->replay_json();
+    if (spa_replay_.size() > 0) {
+        spa_replay_.expire(unix_now());
+        state.spa_replay = spa_replay_.to_json();
+    }
     // Serialized here, written (fsync and all) by the writer thread: the loop never waits on the disk.
     state_writer_->submit(serialize_state(state));
     state_write_failed_ = false;
     runtime_->mark_saved();
-    if (spa_) spa_->mark_saved();
+    spa_replay_dirty_ = false;
 }
 
+// The SPA settings of the current policy; the thread picks them up in start_spa().
 void Daemon::configure_spa() {
-    if (!spa_) {
-        spa_ = std::make_unique<SpaIntake>(
-            events_,
-            [this](const Address& address, const std::string& service, std::uint32_t seconds,
-                   std::function<void(const std::string*)> done) {
-                return runtime_->add_grant(address, service, seconds, std::move(done));
-            },
-            unix_now);
-        spa_->set_send_grants([this] { flush_now(); });  // before the event line is written
+    auto settings = SpaIntake::settings_for(current_->policy);
+    if (!settings) {
+        spa_settings_.reset();
+        events_.emit(event::kConfigError, {{"error", settings.error().message}});
+        fmt::print(stderr, "warning: {}\n", settings.error().message);
+        return;
     }
-    if (auto configured = spa_->configure(current_->policy); !configured) {
-        events_.emit(event::kConfigError, {{"error", configured.error().message}});
-        fmt::print(stderr, "warning: {}\n", configured.error().message);
-    }
+    if (*settings) (*settings)->grant_services = runtime_->config().guarded_services;
+    spa_settings_ = std::move(*settings);
 }
 
 Result<void> Daemon::reload(const char* trigger) {
@@ -423,12 +488,13 @@ nlohmann::json Daemon::status() const {
                         {"lost", counters.lost},
                         {"malformed", counters.malformed()}};
     }
-    if (spa_ && spa_->enabled())
-        out["spa"] = {{"group", *spa_->group()},
-                      {"outcomes", spa_->outcomes()},
-                      {"replay_entries", spa_->replay_entries()},
-                      {"nflog_packets", spa_nflog_ ? spa_nflog_->dispatcher().counters().packets : 0},
-                      {"nflog_overruns", spa_nflog_ ? spa_nflog_->dispatcher().counters().overruns : 0}};
+    if (spa_)
+        out["spa"] = {{"group", spa_->group()},
+                      {"outcomes", spa_outcomes()},
+                      {"replay_entries", spa_replay_.size()},
+                      {"thread_scheduling", spa_->scheduling()},
+                      {"nflog_packets", spa_base_.nflog_packets + spa_->nflog_packets()},
+                      {"nflog_overruns", spa_base_.nflog_overruns + spa_->nflog_overruns()}};
     const auto trw = scan_->trw_stats();
     out["detect"] = {{"enabled", scan_->enabled()},
                      {"tracked_sources", trw.tracked},
@@ -728,24 +794,34 @@ std::string Daemon::metrics() {
     histogram("portcullis_netlink_flush_elements", "Element changes per flush", batcher_->flush_sizes());
     histogram("portcullis_netlink_flush_seconds", "Latency of one flush (all its batches and ACKs)",
               batcher_->flush_seconds());
-    if (spa_) {
+    if (spa_settings_ || spa_ || !spa_base_.outcomes.empty()) {
+        auto total = [&](std::uint64_t base, std::uint64_t (SpaWorker::*now)() const) {
+            return static_cast<double>(base + (spa_ ? ((*spa_).*now)() : 0));
+        };
         text.family("portcullis_spa_packets_total", "counter",
                     "SPA packets by outcome (granted, or the reason they were refused)");
-        for (const auto& [outcome, packets] : spa_->outcomes())
+        for (const auto& [outcome, packets] : spa_outcomes())
             text.sample("portcullis_spa_packets_total", {{"outcome", outcome}}, static_cast<double>(packets));
-        const intake::NflogCounters none;
-        const auto& spa_nflog = spa_nflog_ ? spa_nflog_->dispatcher().counters() : none;
         text.family("portcullis_spa_nflog_packets_total", "counter", "Packets read from the SPA NFLOG group");
-        text.sample("portcullis_spa_nflog_packets_total", static_cast<double>(spa_nflog.packets));
+        text.sample("portcullis_spa_nflog_packets_total", total(spa_base_.nflog_packets, &SpaWorker::nflog_packets));
         text.family("portcullis_spa_nflog_overruns_total", "counter", "SPA NFLOG socket overruns (ENOBUFS)");
-        text.sample("portcullis_spa_nflog_overruns_total", static_cast<double>(spa_nflog.overruns));
+        text.sample("portcullis_spa_nflog_overruns_total", total(spa_base_.nflog_overruns, &SpaWorker::nflog_overruns));
         text.family("portcullis_spa_replay_entries", "gauge", "Packets remembered by the SPA replay cache");
-        text.sample("portcullis_spa_replay_entries", static_cast<double>(spa_->replay_entries()));
+        text.sample("portcullis_spa_replay_entries", static_cast<double>(spa_replay_.size()));
         text.family("portcullis_spa_grant_failures_total", "counter", "SPA grants the kernel refused");
-        text.sample("portcullis_spa_grant_failures_total", static_cast<double>(spa_->grant_failures()));
+        text.sample("portcullis_spa_grant_failures_total",
+                    static_cast<double>(spa_base_.grant_failures + (spa_ ? spa_->intake().grant_failures() : 0)));
         text.family("portcullis_spa_suppressed_events_total", "counter",
                     "spa_rejected events not emitted (over the per-second event limit; still counted above)");
-        text.sample("portcullis_spa_suppressed_events_total", static_cast<double>(spa_->suppressed_events()));
+        text.sample("portcullis_spa_suppressed_events_total",
+                    static_cast<double>(spa_base_.suppressed_events + (spa_ ? spa_->intake().suppressed_events() : 0)));
+        text.family("portcullis_spa_handoff_dropped_total", "counter",
+                    "Notes the SPA thread could not queue for the loop (queue full; should stay 0)");
+        text.sample("portcullis_spa_handoff_dropped_total", total(spa_base_.dropped_notes, &SpaWorker::dropped_notes));
+        text.family("portcullis_spa_thread_realtime", "gauge",
+                    "1 while the SPA thread runs real-time (SCHED_FIFO/RR), 0 at the normal policy");
+        text.sample("portcullis_spa_thread_realtime",
+                    spa_ && (spa_->scheduling() == "fifo" || spa_->scheduling() == "rr") ? 1.0 : 0.0);
     }
     text.family("portcullis_control_requests_total", "counter", "Control socket requests");
     text.sample("portcullis_control_requests_total", static_cast<double>(control_ ? control_->requests() : 0));
@@ -822,7 +898,7 @@ int Daemon::run() {
                    state.kept_aside ? " (kept as " + *state.kept_aside + ")" : "");
     }
     if (state.state.spa_replay) {
-        if (auto replay = spa_->load_replay(*state.state.spa_replay, unix_now()); !replay)
+        if (auto replay = spa_replay_.from_json(*state.state.spa_replay, unix_now()); !replay)
             events_.emit(event::kStateError, {{"file", options_.state_file},
                                               {"error", "spa_replay: " + replay.error().message}});
     }
@@ -934,14 +1010,14 @@ int Daemon::run() {
                                    {"kernel_grants", kernel_grants},
                                    {"restored_bans", readded - restored.failures.size()},
                                    {"nflog_groups", nflog_ ? nflog_->groups() : std::vector<std::uint16_t>{}},
-                                   {"spa_nflog_group", spa_nflog_ ? nlohmann::json(spa_nflog_->groups().front())
-                                                                  : nlohmann::json(nullptr)}});
+                                   {"spa_nflog_group", spa_ ? nlohmann::json(spa_->group()) : nlohmann::json(nullptr)}});
     sd_notify(0, "READY=1");
     notify_status();
 
     loop_->run();
 
     sd_notify(0, "STOPPING=1");
+    stop_spa();  // its last notes (replay entries) go into the state saved below
     batcher_->flush();
     save_state(true);
     state_writer_->drain();  // the last state is on disk before we say we stop

@@ -97,17 +97,19 @@ Result<void> RuntimeState::add_grant(const Address& source, const std::string& s
     change.prefix = host_prefix(source);
     change.timeout = std::chrono::milliseconds(std::int64_t{duration} * 1000);
     batcher_.enqueue(std::move(change), [this, source, service, duration, done](const std::string* error) {
-        if (!error) {
-            std::int64_t now = clock_();
-            grants_[{service, source}] = GrantEntry{now, now + duration};
-            events_.emit(event::kGrantOpened, {{"source", source.to_string()},
-                                               {"service", service},
-                                               {"seconds", duration},
-                                               {"expires_at", now + duration}});
-        }
+        if (!error) record_grant(source, service, duration);
         if (done) done(error);
     });
     return {};
+}
+
+void RuntimeState::record_grant(const Address& source, const std::string& service, std::uint32_t seconds) {
+    std::int64_t now = clock_();
+    grants_[{service, source}] = GrantEntry{now, now + seconds};
+    events_.emit(event::kGrantOpened, {{"source", source.to_string()},
+                                       {"service", service},
+                                       {"seconds", seconds},
+                                       {"expires_at", now + seconds}});
 }
 
 Result<void> RuntimeState::revoke_grant(const Address& source, const std::string& service, Done done) {

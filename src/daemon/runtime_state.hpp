@@ -59,6 +59,9 @@ public:
     // Validation errors return immediately; kernel outcomes arrive through `done` on flush.
     Result<void> add_grant(const Address& source, const std::string& service,
                            std::optional<std::uint32_t> seconds, Done done = {});
+    // A grant another thread already wrote to the kernel (the SPA thread): remembered for expiry
+    // reports, and grant_opened is emitted, exactly as add_grant's completion does.
+    void record_grant(const Address& source, const std::string& service, std::uint32_t seconds);
     Result<void> revoke_grant(const Address& source, const std::string& service, Done done = {});
     Result<void> add_ban(const Prefix& prefix, std::optional<std::uint32_t> seconds,
                          const std::string& reason, Done done = {});

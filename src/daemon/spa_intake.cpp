@@ -66,7 +66,11 @@ std::optional<SpaDatagram> spa_datagram(Bytes packet) {
 }
 
 SpaIntake::SpaIntake(EventLog& events, GrantFn grant, Clock clock)
-    : events_(events), grant_(std::move(grant)), clock_(std::move(clock)) {
+    : SpaIntake([&events](std::string_view type, nlohmann::json fields) { events.emit(type, fields); },
+                std::move(grant), std::move(clock)) {}
+
+SpaIntake::SpaIntake(Emit emit, GrantFn grant, Clock clock)
+    : emit_(std::move(emit)), grant_(std::move(grant)), clock_(std::move(clock)) {
     const char* trace = std::getenv("PORTCULLIS_SPA_TRACE");
     trace_.on = trace && trace[0] == '1';
     outcomes_[kSpaOutcomeGranted] = 0;
@@ -75,20 +79,18 @@ SpaIntake::SpaIntake(EventLog& events, GrantFn grant, Clock clock)
         outcomes_[std::string(auth::to_string(static_cast<auth::Reject>(i)))] = 0;
 }
 
-Result<void> SpaIntake::configure(const policy::Policy& policy) {
-    verifier_.reset();
-    if (!policy.spa) return {};
-    std::vector<auth::ServiceSpec> catalog;
+Result<std::shared_ptr<SpaSettings>> SpaIntake::settings_for(const policy::Policy& policy) {
+    if (!policy.spa) return std::shared_ptr<SpaSettings>();
+    auto settings = std::make_shared<SpaSettings>();
     for (const auto& service : policy.services) {
         if (service.guard != policy::Guard::spa) continue;
         auth::ServiceSpec spec{service.name, {}};
         for (const auto& port : service.ports)
             spec.ports.push_back({static_cast<std::uint8_t>(port.protocol), port.ports ? port.ports->first : std::uint16_t{0},
                                   port.ports ? port.ports->last : std::uint16_t{0}});
-        catalog.push_back(std::move(spec));
+        settings->catalog.push_back(std::move(spec));
     }
-    if (catalog.empty()) return {};
-    std::vector<auth::SpaKey> keys;
+    if (settings->catalog.empty()) return std::shared_ptr<SpaSettings>();
     for (const auto& config : policy.spa->keys) {
         auth::SpaKey key;
         key.name = config.name;
@@ -98,19 +100,53 @@ Result<void> SpaIntake::configure(const policy::Policy& policy) {
         key.max_open_seconds = config.max_open_seconds;
         key.allow_embedded_address = config.allow_embedded_address;
         key.sources = config.sources;
-        keys.push_back(std::move(key));
+        settings->keys.push_back(std::move(key));
     }
-    auth::VerifierConfig config;
-    config.window_seconds = policy.spa->window_seconds;
-    auto verifier = auth::SpaVerifier::create(std::move(keys), std::move(catalog), config, cache_);
-    if (!verifier) return fail("SPA: " + verifier.error().message);
+    settings->verifier.window_seconds = policy.spa->window_seconds;
+    settings->group = policy.spa->log_group;
+    settings->realtime = policy.spa->realtime;
+    auth::ReplayCache scratch(1);  // checks the settings the way apply() will use them
+    if (auto verifier = auth::SpaVerifier::create(settings->keys, settings->catalog, settings->verifier, scratch); !verifier)
+        return fail("SPA: " + verifier.error().message);
+    return settings;
+}
+
+void SpaIntake::apply(std::shared_ptr<const SpaSettings> settings) {
+    verifier_.reset();
+    if (!settings) return;
+    auto verifier = auth::SpaVerifier::create(settings->keys, settings->catalog, settings->verifier, cache_);
+    if (!verifier) return;  // settings_for() checked the same settings
     verifier_.emplace(std::move(*verifier));
     auth::warm_up_crypto();  // not on the first packet's clock
-    group_ = policy.spa->log_group;
+    group_ = settings->group;
+}
+
+Result<void> SpaIntake::configure(const policy::Policy& policy) {
+    auto settings = settings_for(policy);
+    if (!settings) {
+        verifier_.reset();
+        return tl::unexpected(settings.error());
+    }
+    apply(std::move(*settings));
     return {};
 }
 
-std::map<std::string, std::uint64_t> SpaIntake::outcomes() const { return outcomes_; }
+Result<void> SpaIntake::load_replay(std::string_view json, std::int64_t now) {
+    auto loaded = cache_.from_json(json, now);
+    replay_entries_.store(cache_.size(), std::memory_order_relaxed);
+    return loaded;
+}
+
+void SpaIntake::count(const std::string& outcome) {
+    auto it = outcomes_.find(outcome);
+    if (it != outcomes_.end()) it->second.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::map<std::string, std::uint64_t> SpaIntake::outcomes() const {
+    std::map<std::string, std::uint64_t> out;
+    for (const auto& [name, packets] : outcomes_) out[name] = packets.load(std::memory_order_relaxed);
+    return out;
+}
 
 void SpaIntake::rejected(const std::string& reason, const Address* source) {
     count(reason);
@@ -120,13 +156,20 @@ void SpaIntake::rejected(const std::string& reason, const Address* source) {
         events_this_second_ = 0;
     }
     if (events_this_second_ >= kRejectEventsPerSecond) {
-        ++suppressed_events_;
+        suppressed_events_.fetch_add(1, std::memory_order_relaxed);
         return;
     }
     ++events_this_second_;
     nlohmann::json fields = {{"reason", reason}};
     if (source) fields["source"] = source->to_string();
-    events_.emit(event::kSpaRejected, fields);
+    emit_(event::kSpaRejected, std::move(fields));
+}
+
+void SpaIntake::grant_failed(const std::string& key, const Address& address, const std::string& service,
+                             const std::string& error) {
+    grant_failures_.fetch_add(1, std::memory_order_relaxed);
+    emit_(event::kSpaGrantFailed,
+          {{"key", key}, {"address", address.to_string()}, {"service", service}, {"error", error}});
 }
 
 std::int64_t SpaIntake::monotonic_ns() {
@@ -164,7 +207,11 @@ void SpaIntake::handle(Bytes ip_packet) {
     if (trace_) trace_.verified = monotonic_ns();
     // The verifier remembers every authenticated, in-window packet (accepted or refused for its
     // content); the daemon persists the cache as soon as it sees it dirty.
-    if (!known_before && cache_.contains(digest, now)) replay_dirty_ = true;
+    if (!known_before && cache_.contains(digest, now)) {
+        replay_dirty_ = true;
+        if (remembered_) remembered_(digest, now + verifier_->retention_seconds());
+    }
+    replay_entries_.store(cache_.size(), std::memory_order_relaxed);
     if (!verdict) {
         rejected(std::string(auth::to_string(verdict.error())), &datagram->source);
         return;
@@ -175,20 +222,9 @@ void SpaIntake::handle(Bytes ip_packet) {
     for (const auto& service : decision.services) {
         auto started = grant_(decision.address, service, decision.open_seconds,
                               [this, service, address = decision.address, key = decision.key_name](const std::string* error) {
-                                  if (!error) return;
-                                  ++grant_failures_;
-                                  events_.emit(event::kSpaGrantFailed, {{"key", key},
-                                                                        {"address", address.to_string()},
-                                                                        {"service", service},
-                                                                        {"error", *error}});
+                                  if (error) grant_failed(key, address, service, *error);
                               });
-        if (!started) {
-            ++grant_failures_;
-            events_.emit(event::kSpaGrantFailed, {{"key", decision.key_name},
-                                                  {"address", decision.address.to_string()},
-                                                  {"service", service},
-                                                  {"error", started.error().message}});
-        }
+        if (!started) grant_failed(decision.key_name, decision.address, service, started.error().message);
     }
     if (trace_) trace_.requested = monotonic_ns();
     if (send_grants_) {
@@ -202,7 +238,7 @@ void SpaIntake::handle(Bytes ip_packet) {
                              {"seconds", decision.open_seconds},
                              {"user", verdict->message.username}};
     if (verdict->message.client_timeout) fields["requested_seconds"] = *verdict->message.client_timeout;
-    events_.emit(event::kSpaAccepted, fields);
+    emit_(event::kSpaAccepted, std::move(fields));
 }
 
 }  // namespace portcullis::daemon

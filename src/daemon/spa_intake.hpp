@@ -5,11 +5,19 @@
 // (HMAC before decryption, replay cache, time window, key → services) and asks for the grants.
 // Every outcome is counted by name and reported as an event (rejections rate-limited). The replay
 // cache outlives reloads and, through the state file, restarts.
+//
+// Threads: in the daemon this runs on the SPA thread (spa_worker.hpp), which owns it; the loop
+// thread only reads the counters (atomics) and publishes new SpaSettings on reload. Events leave
+// through the Emit sink (the worker queues them for the loop, which owns the EventLog).
 #include <array>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,18 +50,41 @@ struct SpaDatagram {
 // Reads an IPv4 or IPv6 packet carrying UDP (no fragments, no IPv6 extension headers).
 std::optional<SpaDatagram> spa_datagram(Bytes packet);
 
+// What the verifier is built from: immutable once made (on the loop thread, from the policy), so
+// one snapshot can be handed to the SPA thread and swapped whole on reload.
+struct SpaSettings {
+    std::vector<auth::SpaKey> keys;
+    std::vector<auth::ServiceSpec> catalog;
+    auth::VerifierConfig verifier;
+    std::uint16_t group = 0;
+    bool realtime = true;  // [spa] priority
+    // Services that have grant sets in the applied table (the daemon fills this in; the SPA
+    // thread writes grants only to these).
+    std::set<std::string> grant_services;
+};
+
 class SpaIntake : public intake::PacketObserver {
 public:
     // Asks for one grant; the result arrives later through `done` (nullptr = opened).
     using GrantFn = std::function<Result<void>(const Address& address, const std::string& service,
                                                std::uint32_t seconds, std::function<void(const std::string*)> done)>;
     using Clock = std::function<std::int64_t()>;  // unix seconds
+    using Emit = std::function<void(std::string_view type, nlohmann::json fields)>;
+    // Told about every packet the replay cache starts remembering (digest, expiry in unix seconds),
+    // so the loop thread can persist it without touching this cache.
+    using Remembered = std::function<void(const auth::Sha256& digest, std::int64_t expires_at)>;
 
     SpaIntake(EventLog& events, GrantFn grant, Clock clock);
+    SpaIntake(Emit emit, GrantFn grant, Clock clock);
 
-    // Builds the verifier for this policy's [spa] keys and SPA-guarded services. Keeps the replay
-    // cache. Without [spa] or SPA services the intake ignores everything.
+    // The settings for this policy's [spa] keys and SPA-guarded services, checked (a verifier is
+    // built from them once); nullptr without [spa] or SPA services. Any thread.
+    static Result<std::shared_ptr<SpaSettings>> settings_for(const policy::Policy& policy);
+    // Builds the verifier from `settings` (nullptr: disabled). Keeps the replay cache.
+    void apply(std::shared_ptr<const SpaSettings> settings);
+    // settings_for + apply. Without [spa] or SPA services the intake ignores everything.
     Result<void> configure(const policy::Policy& policy);
+    void set_remembered(Remembered remembered) { remembered_ = std::move(remembered); }
     bool enabled() const { return verifier_.has_value(); }
     std::optional<std::uint16_t> group() const { return enabled() ? std::optional(group_) : std::nullopt; }
 
@@ -63,15 +94,16 @@ public:
 
     // Replay cache persistence (embedded in the daemon's state file).
     std::string replay_json() const { return cache_.to_json(); }
-    Result<void> load_replay(std::string_view json, std::int64_t now) { return cache_.from_json(json, now); }
+    Result<void> load_replay(std::string_view json, std::int64_t now);
     bool replay_dirty() const { return replay_dirty_; }
     void mark_saved() { replay_dirty_ = false; }
-    std::size_t replay_entries() const { return cache_.size(); }
+    // Counters below are atomics: the loop thread reads them while the SPA thread counts.
+    std::size_t replay_entries() const { return replay_entries_.load(std::memory_order_relaxed); }
 
     // Outcome name → packets; includes "granted", every Reject name and "bad_packet" (zeroes too).
     std::map<std::string, std::uint64_t> outcomes() const;
-    std::uint64_t suppressed_events() const { return suppressed_events_; }
-    std::uint64_t grant_failures() const { return grant_failures_; }
+    std::uint64_t suppressed_events() const { return suppressed_events_.load(std::memory_order_relaxed); }
+    std::uint64_t grant_failures() const { return grant_failures_.load(std::memory_order_relaxed); }
     // True once after packets asked for grants: the daemon then flushes at once instead of
     // waiting out the coalescing delay (the sender is waiting to connect).
     bool take_granted() { return std::exchange(granted_, false); }
@@ -88,24 +120,29 @@ public:
     static std::int64_t monotonic_ns();
 
 private:
-    void count(const std::string& outcome) { ++outcomes_[outcome]; }
+    void count(const std::string& outcome);
     void rejected(const std::string& reason, const Address* source);
+    void grant_failed(const std::string& key, const Address& address, const std::string& service,
+                      const std::string& error);
 
-    EventLog& events_;
+    Emit emit_;
     GrantFn grant_;
     Clock clock_;
     std::function<void()> send_grants_;
+    Remembered remembered_;
     auth::ReplayCache cache_;
     std::optional<auth::SpaVerifier> verifier_;
     std::uint16_t group_ = 0;
     bool replay_dirty_ = false;
-    std::map<std::string, std::uint64_t> outcomes_;
+    std::atomic<std::size_t> replay_entries_{0};
+    // Every outcome name is inserted by the constructor, never after: only the counts change.
+    std::map<std::string, std::atomic<std::uint64_t>, std::less<>> outcomes_;
     // Rejection events: at most kRejectEventsPerSecond, the rest only counted.
     static constexpr std::uint32_t kRejectEventsPerSecond = 20;
     std::int64_t event_second_ = 0;
     std::uint32_t events_this_second_ = 0;
-    std::uint64_t suppressed_events_ = 0;
-    std::uint64_t grant_failures_ = 0;
+    std::atomic<std::uint64_t> suppressed_events_{0};
+    std::atomic<std::uint64_t> grant_failures_{0};
     bool granted_ = false;
     struct Trace {
         bool on = false;

@@ -53,7 +53,8 @@ constexpr std::array<std::string_view, 15> kServiceKeys{
     "drop_ikev1_aggressive", "control_limit", "control_burst"};
 constexpr std::array<std::string_view, 7> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
                                                      "log_group", "rate_limit", "rate_burst"};
-constexpr std::array<std::string_view, 6> kSpaKeys{"port", "window", "rate_limit", "rate_burst", "log_group", "key"};
+constexpr std::array<std::string_view, 8> kSpaKeys{"port",      "window", "rate_limit", "rate_burst",
+                                                   "log_group", "key",    "global_rate_limit", "priority"};
 constexpr std::array<std::string_view, 9> kSpaKeyKeys{"name",     "key",      "hmac_key",
                                                       "key_file", "key_stanza", "services",
                                                       "max_open", "allow_embedded_address", "sources"};
@@ -860,6 +861,11 @@ private:
             spa.burst_packets = static_cast<std::uint32_t>(*burst);
         if (auto group = optional_integer(*table, "log_group", 0, 65535, "a dedicated NFLOG group for SPA packets"))
             spa.log_group = static_cast<std::uint16_t>(*group);
+        bool global_off = false;
+        if (auto rate = read_rate(*table, "global_rate_limit", true, global_off)) spa.global_per_second = *rate;
+        if (global_off) spa.global_per_second.reset();
+        static constexpr std::array<std::string_view, 2> kPriorities{"realtime", "normal"};
+        if (auto priority = choice(*table, "priority", kPriorities)) spa.realtime = *priority == "realtime";
 
         std::map<std::string, Location, std::less<>> names;
         if (const toml::node* keys = table->get("key")) {

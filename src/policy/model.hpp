@@ -148,6 +148,11 @@ struct Spa {
     std::uint32_t per_source_per_second = 5;   // packets per second per source reaching the log
     std::uint32_t burst_packets = 10;
     std::uint16_t log_group = 62201;           // NFLOG group for SPA packets (dedicated)
+    // All sources together: a flood from many addresses cannot keep the daemon's SPA thread (which
+    // runs real-time) busy. nullopt = "off". Burst: one second's worth.
+    std::optional<std::uint32_t> global_per_second = 100;
+    // The daemon's SPA thread asks for SCHED_FIFO (lowest real-time priority) unless "normal".
+    bool realtime = true;
     std::vector<SpaKeyConfig> keys;
     Location where;
     Location port_where;  // the port line, or the [spa] header when the default is used

@@ -12,6 +12,10 @@
 #     client's grant, and the SPA port open|filtered (nothing answers it, no ICMP unreachable);
 #  6. IPv6: our own `portcullis spa` client opens a service on the gateway for its IPv6 source;
 #  and a reload re-reads a rotated key file (old key refused, new key opens, replays still known).
+#  The SPA thread: real-time (SCHED_FIFO) when allowed; when the kernel refuses (the restarted
+#  daemon runs without CAP_SYS_NICE and with RLIMIT_RTPRIO 0) one spa_priority event and SPA works
+#  at the normal policy; a reload that changes [spa] priority replaces the thread, keeping the
+#  replay cache and the counters.
 # Env: PORTCULLIS, PC_SOURCE_ROOT. Needs root, fwknop, nmap, socat, curl, python3.
 set -u
 source "${PC_SOURCE_ROOT:-$(dirname "$0")/../..}/lab/lib.sh"
@@ -101,6 +105,11 @@ scrape() { ns_exec "$GW" curl -s --max-time 5 http://127.0.0.1:9795/metrics; }
 outcome() { scrape | awk -v o="$1" -F' ' '$1 == "portcullis_spa_packets_total{outcome=\"" o "\"}" { print $2 }'; }
 outcome_is() { [ "$(outcome "$1")" = "$2" ]; }
 reason_events() { grep '"type":"spa_rejected"' "$DMN_EVENTS" | grep -c "\"reason\":\"$1\"" || true; }
+scheduling_is() { dmn_ctl status --json | grep -q "\"thread_scheduling\": *\"$1\""; }
+wait_until 5 scheduling_is fifo
+check "the SPA thread runs SCHED_FIFO (root may)" scheduling_is fifo
+check "... and the metric says so" sh -c "ip netns exec $GW curl -s --max-time 5 http://127.0.0.1:9795/metrics | grep -qx 'portcullis_spa_thread_realtime 1'"
+check "... and no spa_priority warning was emitted" test "$(grep -c '"type":"spa_priority"' "$DMN_EVENTS")" -eq 0
 
 # fwknop from a WAN namespace. Extra arguments are passed through (-A, offsets, -B file).
 fwknop_from() {
@@ -211,6 +220,14 @@ check "scenario 2: exactly one grant was ever opened for ssh" \
 # ---- 2. replay after a daemon restart: the replay cache is in the state file
 check "the state file holds the replay cache" grep -q '"spa_replay"' "$DMN_STATE"
 dmn_stop daemon
+# The restart also runs the daemon where real-time is refused: no CAP_SYS_NICE, RLIMIT_RTPRIO 0.
+REAL_PORTCULLIS=$PORTCULLIS
+cat >"$LAB_DIR/pc-nonice" <<EOF
+#!/bin/sh
+exec prlimit --rtprio=0 setpriv --bounding-set -sys_nice --inh-caps -sys_nice -- "$REAL_PORTCULLIS" "\$@"
+EOF
+chmod +x "$LAB_DIR/pc-nonice"
+PORTCULLIS=$LAB_DIR/pc-nonice
 dmn_start daemon2 "$LAB_DIR/policy.toml" --metrics 127.0.0.1:9795 || lab_die "restarted daemon did not come up"
 resend "$LAB_DIR/first.pkt"
 wait_until 5 outcome_is replay 1
@@ -219,6 +236,10 @@ check "scenario 2: ... and open nothing" not tcp_probe "$WAN" "$LAB_WAN_GW" 22 1
 resend "$LAB_DIR/fresh.pkt"  # genuine, never sent before, still inside the window
 wait_until 5 set_has grant4_ssh "$LAB_WAN_IP"
 check "the restarted daemon accepts a genuine packet it has not seen" tcp_probe "$WAN" "$LAB_WAN_GW" 22 2
+wait_until 5 grep -q '"type":"spa_priority"' "$DMN_EVENTS"
+check "without CAP_SYS_NICE the SPA thread runs at the normal policy" scheduling_is normal
+check "... with exactly one spa_priority event naming the kernel's refusal" \
+  test "$(grep '"type":"spa_priority"' "$DMN_EVENTS" | grep -c '"error":"Operation not permitted"')" -eq 1
 
 # ---- 6. IPv6 with our own client, to a service on the gateway itself
 check "scenario 6: before SPA the admin port is closed over IPv6" not tcp_probe "$WAN" "$LAB_WAN_GW6" 2022 1
@@ -247,6 +268,18 @@ check "... and the new key opens (third grant of this daemon)" outcome_is grante
 resend "$LAB_DIR/first.pkt"
 wait_until 5 outcome_is replay 2
 check "the replay cache survived the reload" outcome_is replay 2
+
+# ---- reload with [spa] priority = "normal": a new SPA thread, same replay cache and counters
+sed -i 's/^window = "120s"$/window = "120s"\npriority = "normal"/' "$LAB_DIR/policy.toml"
+check "reload with [spa] priority = normal succeeds" dmn_ctl reload
+resend "$LAB_DIR/first.pkt"
+wait_until 5 outcome_is replay 3
+check "the new SPA thread still knows the captured packet, and the counters carried over" outcome_is replay 3
+check "... it runs at the normal policy without asking (no second spa_priority event)" \
+  test "$(grep -c '"type":"spa_priority"' "$DMN_EVENTS")" -eq 1
+fwknop_from "$WAN" "$LAB_WAN_IP" "$NKEY" "$NHMAC" -A tcp/22
+wait_until 5 outcome_is granted 4
+check "... and grants (fourth grant of this daemon)" outcome_is granted 4
 
 dmn_stop daemon2
 check "SIGTERM leaves the table in place (fail-closed)" table_exists

@@ -46,7 +46,7 @@ TEST(CompileSpa, IntakeChainRateLimitsPerSourceThenLogsAndDrops) {
     auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
     const auto* chain = table.find_chain(portcullis::compile::kChainSpaIntake);
     ASSERT_NE(chain, nullptr);
-    ASSERT_EQ(chain->rules.size(), 3u);
+    ASSERT_EQ(chain->rules.size(), 4u);  // per-source v4, v6, global, log
     // Every rule ends in drop: the SPA port never answers, and nothing reaches a socket.
     for (const auto& rule : chain->rules) {
         const auto* verdict = std::get_if<ir::VerdictStmt>(&rule.statements.back());
@@ -86,6 +86,31 @@ TEST(CompileSpa, RenderedRules) {
         << text;
     for (const char* counter : {"spa_received", "spa_rate_limited"})
         EXPECT_NE(text.find(std::string("counter ") + counter + " {"), std::string::npos) << counter;
+}
+
+// All sources together are capped too (default 100/s, burst one second): a flood from many
+// addresses reaches the daemon's real-time SPA thread at that rate at most. "off" removes the rule.
+TEST(CompileSpa, GlobalLimitAfterThePerSourceOnes) {
+    auto text = portcullis::compile::compile(load_policy_text(kPolicy)).table_text;
+    auto global = text.find("limit rate over 100/second burst 100 packets counter name \"spa_global_limited\" drop");
+    ASSERT_NE(global, std::string::npos) << text;
+    EXPECT_GT(global, text.find("update @spa6_rate"));
+    EXPECT_LT(global, text.find("counter name \"spa_received\" log"));
+    EXPECT_NE(text.find("counter spa_global_limited {"), std::string::npos);
+
+    std::string custom = kPolicy;
+    custom.replace(custom.find("log_group = 77"), 14, "log_group = 77\nglobal_rate_limit = \"40/s\"");
+    text = portcullis::compile::compile(load_policy_text(custom)).table_text;
+    EXPECT_NE(text.find("limit rate over 40/second burst 40 packets counter name \"spa_global_limited\" drop"),
+              std::string::npos)
+        << text;
+
+    std::string off = kPolicy;
+    off.replace(off.find("log_group = 77"), 14, "log_group = 77\nglobal_rate_limit = \"off\"");
+    auto table = portcullis::compile::compile_ir(load_policy_text(off));
+    ASSERT_EQ(table.find_chain(portcullis::compile::kChainSpaIntake)->rules.size(), 3u);
+    EXPECT_EQ(portcullis::compile::compile(load_policy_text(off)).table_text.find("spa_global_limited"),
+              std::string::npos);
 }
 
 TEST(CompileSpa, GuardedServicesOpenOnlyThroughTheirGrantSets) {
