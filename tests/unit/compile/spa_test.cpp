@@ -46,7 +46,10 @@ TEST(CompileSpa, IntakeChainRateLimitsPerSourceThenLogsAndDrops) {
     auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
     const auto* chain = table.find_chain(portcullis::compile::kChainSpaIntake);
     ASSERT_NE(chain, nullptr);
-    ASSERT_EQ(chain->rules.size(), 3u);
+    ASSERT_EQ(chain->rules.size(), 4u);  // per source (2 families), all sources, log
+    EXPECT_EQ(ir::render(chain->rules.at(2)),
+              "limit rate over 100/second burst 200 packets counter name \"spa_global_limited\" drop comment "
+              "\"spa over the global limit\"");
     // Every rule ends in drop: the SPA port never answers, and nothing reaches a socket.
     for (const auto& rule : chain->rules) {
         const auto* verdict = std::get_if<ir::VerdictStmt>(&rule.statements.back());
