@@ -225,6 +225,7 @@ ip link add wan0 netns "$GW" type veth peer name eth0 netns "$WN"
 ip link add lan0 netns "$GW" type veth peer name eth0 netns "$LN"
 ip -n "$GW" addr add 203.0.113.1/24 dev wan0; ip -n "$GW" addr add 192.0.2.1/24 dev lan0
 ip -n "$WN" addr add 203.0.113.10/24 dev eth0; ip -n "$LN" addr add 192.0.2.10/24 dev eth0
+ip -n "$GW" addr add 2001:db8:cf::1/64 dev wan0 nodad; ip -n "$WN" addr add 2001:db8:cf::10/64 dev eth0 nodad
 for l in "$GW wan0" "$GW lan0" "$WN eth0" "$LN eth0"; do set -- $l; ip -n "$1" link set "$2" up; done
 ip -n "$WN" route add default via 203.0.113.1; ip -n "$LN" route add default via 192.0.2.1
 in_gw sysctl -qw net.ipv4.ip_forward=1
@@ -354,12 +355,21 @@ def gre(flags, proto=0x880B):
     return flags.to_bytes(2, "big") + proto.to_bytes(2, "big") + bytes.fromhex("00084000") + b"\xff" * 8
 for payload in [b"\x30\x01\x88", gre(0x2000), gre(0x2001, 0x0800), gre(0x1001), gre(0xA001), gre(0x2001)]:
     g.sendto(payload, ("203.0.113.1", 0))
+# GRE offsets are relative to the GRE header: behind 4 bytes of IPv4 options (NOP NOP NOP EOL) a
+# well-formed header passes the checks and a 7-byte one is short; likewise over IPv6.
+o = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+o.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"\x01\x01\x01\x00")
+for payload in [gre(0x2001), gre(0x2001)[:7]]:
+    o.sendto(payload, ("203.0.113.1", 0))
+g6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 47)
+for payload in [gre(0x2001)[:7], gre(0x2000)]:
+    g6.sendto(payload, ("2001:db8:cf::1", 0))
 PY
 sleep 0.3
 check "the well-formed SCCRQ reaches the LAN server and none of the 5 malformed L2TP datagrams does" \
   test $(( $(lan_udp) - before_lan )) -eq 1
 for pair in conform_l2tp_short:2 conform_l2tp_version:1 conform_l2tp_control:2 \
-            conform_gre_short:1 conform_gre_version:1 conform_gre_protocol:1 conform_gre_key:1 conform_gre_flags:1; do
+            conform_gre_short:3 conform_gre_version:2 conform_gre_protocol:1 conform_gre_key:1 conform_gre_flags:1; do
   name=${pair%%:*} want=${pair##*:}
   check "gateway counter $name counted $want malformed packet(s)" test "$(gw_counter "$name")" -eq "$want"
 done
