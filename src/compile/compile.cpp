@@ -376,12 +376,17 @@ private:
                 any_flood_ = true;
             }
             for (const auto& control : control_ports(planned)) {
-                table_.counters.push_back({flood_counter(planned.service->name, control.what)});
+                if (planned.service->control.enabled)
+                    table_.counters.push_back({flood_counter(planned.service->name, control.what)});
+                if (planned.service->control.global_per_second)
+                    table_.counters.push_back({flood_counter(planned.service->name, std::string(control.what) + "_global")});
                 any_flood_ = true;
             }
-            if (const auto* knock = knock_of(*planned.service); knock && knock->rate.enabled) {
-                table_.counters.push_back({flood_counter(planned.service->name, "knock")});
-                any_flood_ = true;
+            if (const auto* knock = knock_of(*planned.service)) {
+                if (knock->rate.enabled) table_.counters.push_back({flood_counter(planned.service->name, "knock")});
+                if (knock->rate.global_per_second)
+                    table_.counters.push_back({flood_counter(planned.service->name, "knock_global")});
+                any_flood_ = any_flood_ || knock->rate.enabled || knock->rate.global_per_second;
             }
         }
         if (any_flood_ && has_logging()) table_.limits.push_back({kFloodLogLimit, kFloodLogPerSecond, 0});
@@ -390,14 +395,14 @@ private:
                 if (port == 500) {
                     conform_ike_ = planned.service;
                     for (const char* name : {kConformIkeShort, kConformIkeVersion, kConformIkeExchange,
-                                             kConformIkeLength})
+                                             kConformIkeLength, kConformIkeLengthMismatch})
                         table_.counters.push_back({name});
                     if (planned.service->drop_ikev1_aggressive)
                         table_.counters.push_back({kConformIkeAggressive});
                 } else {
                     conform_natt_ = planned.service;
                     for (const char* name : {kConformNattShort, kConformNattVersion, kConformNattExchange,
-                                             kConformNattLength, kConformNattSpi})
+                                             kConformNattLength, kConformNattLengthMismatch, kConformNattSpi})
                         table_.counters.push_back({name});
                 }
             }
@@ -516,7 +521,7 @@ private:
                     table_.sets.push_back(std::move(flood));
                 }
             }
-            if (!control_ports(planned).empty()) {
+            if (service.control.enabled && !control_ports(planned).empty()) {
                 for (auto family : {Family::ipv4, Family::ipv6}) {
                     ir::Set flood;
                     flood.name = flood_set(family, service.name, "control");
@@ -555,6 +560,8 @@ private:
             }
         }
         add_flat_sets();
+        if (conform_ike_) add_ike_length_sets(0);
+        if (conform_natt_) add_ike_length_sets(32);
         using ir::DataType;
         const std::vector<DataType> proto_port{DataType::inet_proto, DataType::inet_service};
         const std::vector<DataType> verdict{DataType::verdict};
@@ -777,7 +784,6 @@ private:
                                 jump(kChainSpaIntake)});
         table_.counters.push_back({kCounterSpaReceived});
         table_.counters.push_back({kCounterSpaRateLimited});
-        if (spa.global_per_second) table_.counters.push_back({kCounterSpaGlobalLimited});
         ir::Chain chain;
         chain.name = kChainSpaIntake;
         for (auto family : {Family::ipv4, Family::ipv6}) {
@@ -796,12 +802,14 @@ private:
                  {count(kCounterSpaRateLimited), drop()},
                  "spa over the per-source limit"});
         }
-        // A global cap after the per-source ones: a flood from many sources reaches the daemon's
-        // (real-time) SPA thread at this rate at most, so its CPU time per second is bounded.
-        if (spa.global_per_second)
-            chain.rules.push_back({{ir::LimitRate{*spa.global_per_second, *spa.global_per_second, true}},
+        // After the per-source limits: a flood from many sources reaches the daemon's (real-time)
+        // SPA thread at this rate at most, so the thread's CPU time per second stays bounded.
+        if (spa.global_per_second) {
+            table_.counters.push_back({kCounterSpaGlobalLimited});
+            chain.rules.push_back({{ir::LimitRate{*spa.global_per_second, spa.global_burst_packets, true}},
                                    {count(kCounterSpaGlobalLimited), drop()},
                                    "spa over the global limit"});
+        }
         chain.rules.push_back(
             {{}, {count(kCounterSpaReceived), ir::Log{spa.log_group, kLogPrefixSpa}, drop()}, "spa to the daemon"});
         table_.chains.push_back(std::move(chain));
@@ -833,20 +841,30 @@ private:
             chain.name = knock_chain(service.name);
             std::optional<std::uint16_t> log_group = knock->log_group;
             if (!log_group) log_group = policy_.logging.drop_group;
+            // Rate limits first: per source (each family), then all sources together, so a single
+            // flooding source spends its own budget, not the one every source shares.
+            for (auto family : {Family::ipv4, Family::ipv6}) {
+                if (!knock->rate.enabled) break;
+                const auto saddr = family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr;
+                chain.rules.push_back(
+                    {{ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}},
+                      ir::SetUpdate{ir::SetUpdate::Op::update, flood_set(family, service.name, "knock"), {saddr},
+                                    std::nullopt,
+                                    ir::LimitRate{knock->rate.per_source_per_second, knock->rate.burst_packets, true}}},
+                     {count(flood_counter(service.name, "knock")), ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                     "knocks over the per-source limit"});
+            }
+            if (knock->rate.global_per_second)
+                chain.rules.push_back(
+                    {{ir::LimitRate{*knock->rate.global_per_second, global_burst(knock->rate), true}},
+                     {count(flood_counter(service.name, "knock_global")), ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                     "knocks over the global limit"});
             for (auto family : {Family::ipv4, Family::ipv6}) {
                 const auto saddr = family == Family::ipv4 ? ir::Field::ip_saddr : ir::Field::ip6_saddr;
                 auto remove = [&](std::size_t k) {
                     return ir::SetUpdate{ir::SetUpdate::Op::remove, knock_stage_set(family, service.name, k),
                                          {saddr}, std::nullopt, std::nullopt};
                 };
-                if (knock->rate.enabled)
-                    chain.rules.push_back(
-                        {{ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}},
-                          ir::SetUpdate{ir::SetUpdate::Op::update, flood_set(family, service.name, "knock"), {saddr},
-                                        std::nullopt,
-                                        ir::LimitRate{knock->rate.per_source_per_second, knock->rate.burst_packets, true}}},
-                         {count(flood_counter(service.name, "knock")), ir::VerdictStmt{go_to(kChainFloodDrop)}},
-                         "knocks over the per-source limit"});
                 for (std::size_t j = 0; j < n; ++j) {
                     const auto& step = steps[j];
                     std::vector<ir::Match> base{
@@ -940,7 +958,8 @@ private:
     };
     static std::vector<ControlPort> control_ports(const Planned& planned) {
         std::vector<ControlPort> out;
-        if (!planned.service->control.enabled) return out;
+        const auto& control = planned.service->control;
+        if (!control.enabled && !control.global_per_second) return out;
         for (const ControlPort& candidate : {ControlPort{IpProtocol::tcp, 1723, "pptp_new", "new PPTP control connection"},
                                              ControlPort{IpProtocol::udp, 1701, "l2tp_sccrq", "L2TP SCCRQ"}})
             for (const auto& e : planned.exposures)
@@ -997,12 +1016,58 @@ private:
         return out;
     }
 
+    // The IKE length field equal to the UDP payload length, without arithmetic (nft cannot compare
+    // two packet fields, nor subtract). With L the UDP length (header bytes 4-5, counting its own
+    // 8 bytes) and `overhead` = 8 (udp/500) or 12 (udp/4500: UDP header + non-ESP marker), the IKE
+    // length must be L - overhead; its top 16 bits are zero (checked before), and its low 16 bits
+    // are compared a byte at a time:
+    //   low byte:  ike_lo = (L_lo - overhead) mod 256, a function of L_lo alone: the 256 pairs
+    //              (L_lo . ike_lo) in set <prefix>_len_lo;
+    //   high byte: ike_hi = L_hi - borrow, borrow = (L_lo < overhead): the 256 pairs (h . h) in
+    //              <prefix>_len_hi, and (h . h - 1) in <prefix>_len_hi_borrow.
+    // Three lookups per IKE packet; exact for every L (an L below the header is refused earlier).
+    struct IkeLengthSets {
+        std::string lo, hi, hi_borrow;
+        ir::RawField udp_lo{ir::RawField::Base::transport, 40, 8}, udp_hi{ir::RawField::Base::transport, 32, 8};
+        ir::RawField ike_lo, ike_hi;
+        std::uint32_t overhead = 8;
+    };
+    static IkeLengthSets ike_length_sets(std::uint16_t shift) {
+        IkeLengthSets s;
+        const std::string prefix = shift ? "natt" : "ike";
+        s.lo = prefix + "_len_lo";
+        s.hi = prefix + "_len_hi";
+        s.hi_borrow = prefix + "_len_hi_borrow";
+        // The length's low 16 bits sit at IKE header bytes 26-27.
+        s.ike_hi = {ir::RawField::Base::transport, static_cast<std::uint16_t>(272 + shift), 8};
+        s.ike_lo = {ir::RawField::Base::transport, static_cast<std::uint16_t>(280 + shift), 8};
+        s.overhead = 8 + shift / 8u;
+        return s;
+    }
+
+    void add_ike_length_sets(std::uint16_t shift) {
+        const auto s = ike_length_sets(shift);
+        auto pairs = [](std::string name, std::vector<ir::RawField> key, auto second) {
+            ir::Set set;
+            set.name = std::move(name);
+            set.raw_key = std::move(key);
+            for (std::uint32_t x = 0; x < 256; ++x)
+                set.elements.push_back({{ir::Number{x}, ir::Number{second(x)}}, {}});
+            return set;
+        };
+        const std::uint32_t overhead = s.overhead;
+        table_.sets.push_back(pairs(s.lo, {s.udp_lo, s.ike_lo}, [overhead](std::uint32_t x) { return (x + 256 - overhead) % 256; }));
+        table_.sets.push_back(pairs(s.hi, {s.udp_hi, s.ike_hi}, [](std::uint32_t x) { return x; }));
+        table_.sets.push_back(pairs(s.hi_borrow, {s.udp_hi, s.ike_hi}, [](std::uint32_t x) { return (x + 255) % 256; }));
+    }
+
     // IKE header checks at `shift` bits after the UDP header (0 on 500, 32 behind the non-ESP
     // marker on 4500): long enough for the 28-byte header, version 1.0 or 2.0, a known exchange
-    // type, a length field that can fit a UDP payload, and optionally no IKEv1 aggressive mode.
+    // type, a length field that can fit a UDP payload and equals it, and optionally no IKEv1
+    // aggressive mode.
     void add_ike_header_checks(ir::Chain& chain, std::uint16_t shift, const char* too_short, const char* version,
-                               const char* exchange, const char* length, const char* aggressive,
-                               std::vector<ir::Match> guard) const {
+                               const char* exchange, const char* length, const char* mismatch,
+                               const char* aggressive, std::vector<ir::Match> guard) const {
         auto rule = [&](std::vector<ir::Match> extra, const char* counter, std::string comment) {
             auto matches = guard;
             matches.insert(matches.end(), extra.begin(), extra.end());
@@ -1021,6 +1086,13 @@ private:
         // A length field of 64 KiB or more can never equal a UDP payload's length.
         rule({raw(static_cast<std::uint16_t>(192 + 64 + shift), 16, {0u}, true)}, length,
              "IKE length beyond any UDP payload");
+        const auto s = ike_length_sets(shift);
+        rule({ir::RawLookup{{s.udp_lo, s.ike_lo}, s.lo, true}}, mismatch, "IKE length not the UDP payload length");
+        const auto borrow = range(0, s.overhead - 1);  // L_lo < overhead: the high byte borrows
+        rule({raw(s.udp_lo.offset_bits, 8, borrow), ir::RawLookup{{s.udp_hi, s.ike_hi}, s.hi_borrow, true}}, mismatch,
+             "IKE length not the UDP payload length");
+        rule({raw(s.udp_lo.offset_bits, 8, borrow, true), ir::RawLookup{{s.udp_hi, s.ike_hi}, s.hi, true}}, mismatch,
+             "IKE length not the UDP payload length");
         if (aggressive) rule({raw(static_cast<std::uint16_t>(144 + 64 + shift), 8, {4u})}, aggressive, "IKEv1 aggressive mode");
     }
 
@@ -1029,7 +1101,7 @@ private:
             ir::Chain chain;
             chain.name = kChainConformIke;
             add_ike_header_checks(chain, 0, kConformIkeShort, kConformIkeVersion, kConformIkeExchange,
-                                  kConformIkeLength,
+                                  kConformIkeLength, kConformIkeLengthMismatch,
                                   conform_ike_->drop_ikev1_aggressive ? kConformIkeAggressive : nullptr, {});
             table_.chains.push_back(std::move(chain));
         }
@@ -1043,7 +1115,7 @@ private:
             chain.rules.push_back({{raw(32, 16, range(0, 15))}, {count(kConformNattShort), drop()},
                                    "too short for ESP or IKE"});
             add_ike_header_checks(chain, 32, kConformNattShort, kConformNattVersion, kConformNattExchange,
-                                  kConformNattLength, nullptr, {raw(64, 32, {0u})});
+                                  kConformNattLength, kConformNattLengthMismatch, nullptr, {raw(64, 32, {0u})});
             chain.rules.push_back({{raw(64, 32, {0u})}, {ir::VerdictStmt{{ir::Verdict::Kind::return_, {}}}},
                                    "IKE behind the non-ESP marker"});
             // ESP: SPIs 1-255 are reserved (RFC 4303).
@@ -1126,11 +1198,6 @@ private:
         if (conform_gre_) {
             ir::Chain chain;
             chain.name = kChainConformGre;
-            // Enhanced GRE is 8 bytes before its optional sequence and ack numbers; nft cannot
-            // compare against the packet length, so the IPv4 total length stands in (20-byte
-            // header; GRE behind IP options is not seen in PPTP).
-            rule(chain, {ir::Payload{ir::Payload::Base::network, 16, 16, std::nullopt, range(0, 20 + 8 - 1), false}},
-                 kConformGreShort, "shorter than an enhanced GRE header");
             // First 16 bits: C R K S s Recur(3) A Flags(4) Ver(3).
             rule(chain, {raw(13, 3, {1u}, true)}, kConformGreVersion, "GRE version not 1 (enhanced GRE)");
             rule(chain, {raw(16, 16, {0x880bu}, true)}, kConformGreProtocol, "GRE protocol type not PPP (0x880B)");
@@ -1138,6 +1205,14 @@ private:
             // C, R, s, recursion and the flag bits MUST be 0 (RFC 2637 4.1).
             rule(chain, {raw(0, 16, {0u}, true, 0xcf78u)}, kConformGreFlags,
                  "GRE checksum, routing, recursion or reserved flags set");
+            // Enhanced GRE is 8 bytes before its optional sequence and ack numbers. @th is where
+            // the kernel found the GRE header (after IPv4 options or IPv6 extension headers); a
+            // raw load past the packet's end fails, which fails the rule. So: a packet whose last
+            // header byte (the call id's low byte) can be read returns; one that ends first falls
+            // through to the drop. Shorter than 4 bytes never matched the field checks above.
+            chain.rules.push_back({{raw(56, 1, {0u, 1u})}, {ir::VerdictStmt{{ir::Verdict::Kind::return_, {}}}},
+                                   "enhanced GRE header complete"});
+            rule(chain, {}, kConformGreShort, "shorter than an enhanced GRE header");
             table_.chains.push_back(std::move(chain));
         }
     }
@@ -1149,10 +1224,13 @@ private:
                                    {ir::VerdictStmt{jump(kChainConformL2tp)}},
                                    {}});
         if (conform_gre_)
-            chain.rules.push_back({{ir::Compare{ir::Field::meta_nfproto, {ir::Number{4}}},
-                                    ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::gre)}}},
+            chain.rules.push_back({{ir::Compare{ir::Field::meta_l4proto, {proto(IpProtocol::gre)}}},
                                    {ir::VerdictStmt{jump(kChainConformGre)}},
                                    {}});
+    }
+
+    static std::uint32_t global_burst(const policy::FloodLimit& limit) {
+        return limit.global_burst_packets ? limit.global_burst_packets : limit.burst_packets;
     }
 
     // Per-source (and optional global) IKE_SA_INIT limits. They sit before conntrack's
@@ -1188,6 +1266,7 @@ private:
             }
             for (const auto& control : control_ports(planned)) {
                 for (auto family : {Family::ipv4, Family::ipv6}) {
+                    if (!service.control.enabled) break;
                     std::vector<ir::Match> matches{
                         ir::Compare{ir::Field::meta_nfproto, {ir::Number{family == Family::ipv4 ? 4u : 6u}}}};
                     auto opening = control_opening(control);
@@ -1200,6 +1279,16 @@ private:
                                            {count(flood_counter(service.name, control.what)),
                                             ir::VerdictStmt{go_to(kChainFloodDrop)}},
                                            std::string(control.label) + " over the per-source limit"});
+                }
+                // After the per-source limiters, so a single flooding source spends its own
+                // budget, not the one all sources share.
+                if (const auto global = service.control.global_per_second) {
+                    auto matches = control_opening(control);
+                    matches.push_back(ir::LimitRate{*global, global_burst(service.control), true});
+                    chain.rules.push_back({matches,
+                                           {count(flood_counter(service.name, std::string(control.what) + "_global")),
+                                            ir::VerdictStmt{go_to(kChainFloodDrop)}},
+                                           std::string(control.label) + " over the global limit"});
                 }
             }
         }

@@ -92,12 +92,13 @@ std::string knock_log_prefix(const std::string& service_name);
 inline constexpr const char* kChainSpaIntake = "spa_intake";
 inline constexpr const char* kCounterSpaReceived = "spa_received";
 inline constexpr const char* kCounterSpaRateLimited = "spa_rate_limited";
-inline constexpr const char* kCounterSpaGlobalLimited = "spa_global_limited";
+inline constexpr const char* kCounterSpaGlobalLimited = "spa_global_limited";  // over [spa] global_limit
 inline constexpr const char* kLogPrefixSpa = "portcullis spa ";
 std::string spa_rate_set(Family family);
 
 // Flood control (issue 5): per-source limiter sets "flood4_<svc>_<what>" / "flood6_<svc>_<what>"
-// (flags dynamic,timeout), counters "flood_<svc>_<what>" (what: ike_init, ike_init_global);
+// (flags dynamic,timeout), counters "flood_<svc>_<what>" (what: ike_init, pptp_new, l2tp_sccrq,
+// knock, each also with "_global" for the all-sources limit);
 // over-limit packets go to chain "flood_drop", logged (limiter "flood_log") with this prefix.
 inline constexpr const char* kLogPrefixFlood = "portcullis drop=flood ";
 inline constexpr const char* kFloodLogLimit = "flood_log";
@@ -109,14 +110,18 @@ inline constexpr const char* kConformIkeShort = "conform_ike_short";        // <
 inline constexpr const char* kConformIkeVersion = "conform_ike_version";    // not 0x10 / 0x20
 inline constexpr const char* kConformIkeExchange = "conform_ike_exchange";  // unknown exchange type
 inline constexpr const char* kConformIkeLength = "conform_ike_length";      // length >= 64 KiB
+// IKE length field not equal to the UDP payload length (checked as byte pairs in the sets below).
+inline constexpr const char* kConformIkeLengthMismatch = "conform_ike_length_mismatch";
 inline constexpr const char* kConformIkeAggressive = "conform_ike_aggressive";  // IKEv1 exchange 4 (opt-in)
 inline constexpr const char* kConformNattShort = "conform_natt_short";      // not keepalive, < 8 bytes, or short IKE
 inline constexpr const char* kConformNattVersion = "conform_natt_version";
 inline constexpr const char* kConformNattExchange = "conform_natt_exchange";
 inline constexpr const char* kConformNattLength = "conform_natt_length";
+// Behind the non-ESP marker: IKE length not equal to the UDP payload length - 4.
+inline constexpr const char* kConformNattLengthMismatch = "conform_natt_length_mismatch";
 inline constexpr const char* kConformNattSpi = "conform_natt_spi";  // ESP with a reserved SPI 1-255
 // L2TP on an exposed udp/1701 (RFC 2661 v2, RFC 3931 v3 over UDP) and PPTP's enhanced GRE
-// (RFC 2637 section 4.1; IPv4 only, as the pptp helper).
+// (RFC 2637 section 4.1; IPv4, with or without options, and IPv6).
 inline constexpr const char* kConformL2tpShort = "conform_l2tp_short";      // < 6 bytes, or a control message < 12
 inline constexpr const char* kConformL2tpVersion = "conform_l2tp_version";  // version not 2 or 3
 inline constexpr const char* kConformL2tpControl = "conform_l2tp_control";  // control without L and S, or v2 with O

@@ -40,6 +40,28 @@ const char* type_name(DataType type) {
     return "invalid";
 }
 
+std::string render_raw_field(const RawField& f) {
+    const char* base = f.base == RawField::Base::network     ? "@nh"
+                       : f.base == RawField::Base::transport ? "@th"
+                                                             : "@ih";
+    return fmt::format("{},{},{}", base, f.offset_bits, f.length_bits);
+}
+
+std::string render_raw_key(const std::vector<RawField>& key) {
+    std::vector<std::string> parts;
+    for (const auto& f : key) parts.push_back(render_raw_field(f));
+    return join(parts, " . ");
+}
+
+// A raw key component as `nft list` prints it (hex, zero-padded to the field's bytes), so that
+// re-applies find the live elements identical and leave them alone.
+std::string render_raw_value(const Value& value, const RawField& field) {
+    const auto* number = std::get_if<Number>(&value);
+    if (!number) return render(value, DataType::verdict);
+    const int digits = 2 * ((field.length_bits + 7) / 8);
+    return fmt::format("0x{:0{}x}", number->value, digits);
+}
+
 std::string render_key(const std::vector<Field>& key) {
     std::vector<std::string> parts;
     for (Field f : key) parts.push_back(render_field(f));
@@ -113,6 +135,11 @@ std::string render_limit(const LimitRate& m) {
 std::string render_element(const Set& set, const Element& element) {
     std::vector<std::string> parts;
     for (std::size_t i = 0; i < element.key.size(); ++i) {
+        if (!set.raw_key.empty()) {
+            parts.push_back(i < set.raw_key.size() ? render_raw_value(element.key[i], set.raw_key[i])
+                                                   : render(element.key[i], DataType::verdict));
+            continue;
+        }
         DataType type = i < set.key.size() ? set.key[i] : DataType::verdict;
         parts.push_back(render(element.key[i], type));
     }
@@ -145,7 +172,10 @@ void render_set(std::string& out, const Set& set) {
     out += fmt::format("\t{} {} {{\n", set.is_map() ? "map" : "set", set.name);
     std::vector<std::string> key_types;
     for (DataType t : set.key) key_types.push_back(type_name(t));
-    out += "\t\ttype " + join(key_types, " . ");
+    if (!set.raw_key.empty())
+        out += "\t\ttypeof " + render_raw_key(set.raw_key);
+    else
+        out += "\t\ttype " + join(key_types, " . ");
     if (set.is_map()) {
         std::vector<std::string> data_types;
         for (DataType t : set.data) data_types.push_back(type_name(t));
@@ -280,11 +310,11 @@ std::string render(const Match& match) {
             },
             [](const LimitRef& m) { return "limit name " + quoted(m.name); },
             [](const LimitRate& m) { return render_limit(m); },
+            [](const RawLookup& m) {
+                return render_raw_key(m.key) + (m.negate ? " != @" : " @") + m.set;
+            },
             [](const Payload& m) {
-                const char* base = m.base == Payload::Base::network     ? "@nh"
-                                   : m.base == Payload::Base::transport ? "@th"
-                                                                        : "@ih";
-                std::string out = fmt::format("{},{},{}", base, m.offset_bits, m.length_bits);
+                std::string out = render_raw_field({m.base, m.offset_bits, m.length_bits});
                 if (m.mask) out += fmt::format(" & 0x{:x}", *m.mask);
                 out += m.negate ? " != " : m.mask ? " == " : " ";
                 std::vector<std::string> parts;

@@ -81,10 +81,23 @@ struct SetFlags {
     bool dynamic = false;
 };
 
+// A raw header field (`@th,40,8`) as a component of a set key: keys nft has no name for, such as
+// the byte pairs of the IKE length check (issue 5). At most 32 bits.
+struct RawField {
+    enum class Base : std::uint8_t { network, transport, inner };  // @nh, @th, @ih
+    Base base = Base::transport;
+    std::uint16_t offset_bits = 0;
+    std::uint8_t length_bits = 8;
+    bool operator==(const RawField&) const = default;
+};
+
 // A named set or map. Runtime sets are filled by the daemon and keep their elements across applies.
 struct Set {
     std::string name;
     std::vector<DataType> key;   // several = concatenation
+    // Instead of `key`: raw header fields (rendered `typeof @th,40,8 . @th,280,8`); the elements'
+    // key components are Numbers.
+    std::vector<RawField> raw_key;
     std::vector<DataType> data;  // empty = plain set; {verdict} = verdict map
     SetFlags flags;
     std::optional<std::uint32_t> timeout_seconds;  // default element lifetime
@@ -159,12 +172,20 @@ struct LimitRate {
 // Raw header bits (`@th,64,8 0x22`, optionally masked): protocol conformance checks (issue 5)
 // on fields nft has no name for. Offsets in bits from the start of the chosen header; at most 32.
 struct Payload {
-    enum class Base : std::uint8_t { network, transport, inner };  // @nh, @th, @ih
+    using Base = RawField::Base;
     Base base = Base::transport;
     std::uint16_t offset_bits = 0;
     std::uint8_t length_bits = 8;
     std::optional<std::uint32_t> mask;  // compare (bits & mask)
     std::vector<std::uint32_t> values;  // holds when equal to any
+    bool negate = false;
+};
+// `@th,40,8 . @th,280,8 @set` (or `!=`): raw header fields looked up in a set whose raw_key is the
+// same fields. nft cannot compare two packet fields with each other, but a set of the allowed
+// pairs can (the IKE length against the UDP length).
+struct RawLookup {
+    std::vector<RawField> key;
+    std::string set;
     bool negate = false;
 };
 // `add|update @set { key [timeout T] [limit rate [over] N/second] }`: writes the packet's key into
@@ -182,8 +203,8 @@ struct SetUpdate {
     std::optional<LimitRate> limit;
 };
 
-using Match =
-    std::variant<SetLookup, Compare, CtState, CtStatusDnat, Secpath, LimitRef, LimitRate, Payload, SetUpdate>;
+using Match = std::variant<SetLookup, Compare, CtState, CtStatusDnat, Secpath, LimitRef, LimitRate, Payload, SetUpdate,
+                           RawLookup>;
 
 // ---------------------------------------------------------------------------------------------
 // Statements, executed in order.

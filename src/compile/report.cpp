@@ -112,6 +112,96 @@ json exposure_json(const policy::Policy& policy, const policy::Service& service,
     return out;
 }
 
+bool exposes(const std::vector<Exposure>& exposures, IpProtocol protocol, std::uint16_t port, bool inside_ipsec) {
+    return std::any_of(exposures.begin(), exposures.end(), [&](const Exposure& e) {
+        return e.protocol == protocol && e.ports && e.ports->first <= port && port <= e.ports->last &&
+               (e.delivery == Delivery::local || e.delivery == Delivery::forwarded ||
+                (inside_ipsec && e.delivery == Delivery::local_inside_ipsec));
+    });
+}
+
+std::string limit_text(const policy::FloodLimit& limit) {
+    std::string out;
+    if (limit.enabled)
+        out = fmt::format("{}/s per source (burst {})", limit.per_source_per_second, limit.burst_packets);
+    if (limit.global_per_second)
+        out += fmt::format("{}{}/s from all sources (burst {})", out.empty() ? "" : " and ", *limit.global_per_second,
+                           limit.global_burst_packets ? limit.global_burst_packets : limit.burst_packets);
+    return out;
+}
+
+// The in-kernel flood limits and conformance checks a service gets (issue 5), one note each.
+void protection_notes(const policy::Policy& policy, const policy::Service& service,
+                      const std::vector<Exposure>& exposures, json& notes) {
+    const bool ike = exposes(exposures, IpProtocol::udp, 500, false);
+    const bool natt = exposes(exposures, IpProtocol::udp, 4500, false);
+    const std::string ike_ports = ike && natt ? "udp/500 and udp/4500" : ike ? "udp/500" : "udp/4500";
+    if ((ike || natt) && service.ike_init.enabled) {
+        std::string counters = flood_counter(service.name, "ike_init");
+        if (service.ike_init.global_per_second) counters += ", " + flood_counter(service.name, "ike_init_global");
+        notes.push_back(fmt::format("flood: new IKE_SA_INIT requests on {} limited to {}; counters {}", ike_ports,
+                                    limit_text(service.ike_init), counters));
+    }
+    struct Control {
+        IpProtocol protocol;
+        std::uint16_t port;
+        const char* what;
+        const char* label;
+    };
+    for (const Control& c : {Control{IpProtocol::tcp, 1723, "pptp_new", "new PPTP control connections (SYN to tcp/1723)"},
+                             Control{IpProtocol::udp, 1701, "l2tp_sccrq", "L2TP SCCRQs to udp/1701"}}) {
+        const auto& limit = service.control;
+        if (!exposes(exposures, c.protocol, c.port, true) || (!limit.enabled && !limit.global_per_second)) continue;
+        std::vector<std::string> counters;
+        if (limit.enabled) counters.push_back(flood_counter(service.name, c.what));
+        if (limit.global_per_second) counters.push_back(flood_counter(service.name, std::string(c.what) + "_global"));
+        notes.push_back(fmt::format("flood: {} limited to {}; counters {}", c.label, limit_text(limit),
+                                    fmt::join(counters, ", ")));
+    }
+    if (service.guard == policy::Guard::knock && service.knock && service.knock->sequence.size() >= 2) {
+        const auto& limit = service.knock->rate;
+        std::vector<std::string> counters;
+        if (limit.enabled) counters.push_back(flood_counter(service.name, "knock"));
+        if (limit.global_per_second) counters.push_back(flood_counter(service.name, "knock_global"));
+        if (!counters.empty())
+            notes.push_back(fmt::format("flood: knock packets limited to {}; counters {}", limit_text(limit),
+                                        fmt::join(counters, ", ")));
+    }
+    if (service.guard == policy::Guard::spa && policy.spa) {
+        policy::FloodLimit limit{true, policy.spa->per_source_per_second, policy.spa->burst_packets,
+                                 policy.spa->global_per_second, policy.spa->global_burst_packets};
+        notes.push_back(fmt::format("flood: SPA packets (all SPA services together) limited to {}; counters {}{}",
+                                    limit_text(limit), kCounterSpaRateLimited,
+                                    limit.global_per_second ? std::string(", ") + kCounterSpaGlobalLimited : ""));
+    }
+    if (!service.conformance) return;
+    if (ike)
+        notes.push_back(fmt::format(
+            "conformance: udp/500 must carry an IKE header (28 bytes or more, version 1.0 or 2.0, a known exchange "
+            "type, length field equal to the UDP payload length{}); counters {}, {}, {}, {}, {}{}",
+            service.drop_ikev1_aggressive ? ", not IKEv1 aggressive mode" : "", kConformIkeShort, kConformIkeVersion,
+            kConformIkeExchange, kConformIkeLength, kConformIkeLengthMismatch,
+            service.drop_ikev1_aggressive ? std::string(", ") + kConformIkeAggressive : ""));
+    if (natt)
+        notes.push_back(fmt::format(
+            "conformance: udp/4500 must carry a 0xFF keepalive, ESP with SPI 256 or more, or behind the non-ESP "
+            "marker an IKE header as on udp/500 (length field equal to the UDP payload length - 4); counters {}, "
+            "{}, {}, {}, {}, {}",
+            kConformNattShort, kConformNattVersion, kConformNattExchange, kConformNattLength,
+            kConformNattLengthMismatch, kConformNattSpi));
+    if (exposes(exposures, IpProtocol::udp, kL2tpPort, true))
+        notes.push_back(fmt::format("conformance: udp/1701 must carry an L2TP v2/v3 header with sane control bits; "
+                                    "counters {}, {}, {}",
+                                    kConformL2tpShort, kConformL2tpVersion, kConformL2tpControl));
+    if (service.pptp_helper &&
+        std::any_of(exposures.begin(), exposures.end(), [](const Exposure& e) { return e.protocol == IpProtocol::gre; }))
+        notes.push_back(fmt::format("conformance: GRE arriving on WAN (IPv4, with options, and IPv6) must be enhanced GRE "
+                                    "(version 1, PPP, key set, 8-byte header, no checksum/routing flags); counters "
+                                    "{}, {}, {}, {}, {}",
+                                    kConformGreShort, kConformGreVersion, kConformGreProtocol, kConformGreKey,
+                                    kConformGreFlags));
+}
+
 json service_json(const policy::Policy& policy, const policy::Service& service) {
     json out;
     out["name"] = service.name;
@@ -179,6 +269,7 @@ json service_json(const policy::Policy& policy, const policy::Service& service) 
                 other == Family::ipv4 ? "IPv4" : "IPv6", target == Family::ipv4 ? "IPv4" : "IPv6",
                 target == Family::ipv4 ? "IPv4" : "IPv6"));
     }
+    protection_notes(policy, service, plan_exposures(policy, service), notes);
     if (service.trusted) notes.push_back("trusted: detectors never ban its sources");
     out["notes"] = notes;
     return out;

@@ -46,15 +46,15 @@ constexpr std::array<std::string_view, 2> kManagementKeys{"sources", "ports"};
 constexpr std::array<std::string_view, 12> kDetectKeys{"enabled", "theta0", "theta1", "p_d", "p_f",
                                                       "window_ports", "window", "ban_base", "ban_cap",
                                                       "jitter", "ipv6_prefix", "max_sources"};
-constexpr std::array<std::string_view, 15> kServiceKeys{
+constexpr std::array<std::string_view, 17> kServiceKeys{
     "name",           "preset",         "ports",          "forward_to",
     "allow_from",     "guard",          "trusted",        "knock",
     "ike_init_limit", "ike_init_burst", "ike_init_global_limit", "conformance",
-    "drop_ikev1_aggressive", "control_limit", "control_burst"};
-constexpr std::array<std::string_view, 7> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
-                                                     "log_group", "rate_limit", "rate_burst"};
-constexpr std::array<std::string_view, 8> kSpaKeys{"port",      "window", "rate_limit", "rate_burst",
-                                                   "log_group", "key",    "global_rate_limit", "priority"};
+    "drop_ikev1_aggressive", "control_limit", "control_burst", "control_global_limit", "control_global_burst"};
+constexpr std::array<std::string_view, 9> kKnockKeys{"sequence", "step_timeout", "open_for", "tcp_flags",
+                                                     "log_group", "rate_limit", "rate_burst", "global_limit", "global_burst"};
+constexpr std::array<std::string_view, 9> kSpaKeys{"port",      "window",       "rate_limit", "rate_burst", "global_limit",
+                                                  "global_burst", "log_group", "key",        "priority"};
 constexpr std::array<std::string_view, 9> kSpaKeyKeys{"name",     "key",      "hmac_key",
                                                       "key_file", "key_stanza", "services",
                                                       "max_open", "allow_embedded_address", "sources"};
@@ -760,15 +760,28 @@ private:
         if (off) service.ike_init.enabled = false;
         if (auto burst = optional_integer(table, "ike_init_burst", 1, 100000, "packets above the rate"))
             service.ike_init.burst_packets = static_cast<std::uint32_t>(*burst);
-        bool ignored = false;
-        if (auto global = read_rate(table, "ike_init_global_limit", false, ignored))
+        bool global_off = false;
+        if (auto global = read_rate(table, "ike_init_global_limit", true, global_off))
             service.ike_init.global_per_second = *global;
+        if (global_off) service.ike_init.global_per_second.reset();
         bool control_off = false;
         if (auto rate = read_rate(table, "control_limit", true, control_off))
             service.control.per_source_per_second = *rate;
         if (control_off) service.control.enabled = false;
         if (auto burst = optional_integer(table, "control_burst", 1, 100000, "packets above the rate"))
             service.control.burst_packets = static_cast<std::uint32_t>(*burst);
+        read_global(table, "control_global_limit", "control_global_burst", service.control.global_per_second,
+                    service.control.global_burst_packets);
+    }
+
+    // A global (all sources together) limit: "N/s" or "off", and its burst.
+    void read_global(const toml::table& table, std::string_view rate_key, std::string_view burst_key,
+                     std::optional<std::uint32_t>& rate, std::uint32_t& burst) {
+        bool off = false;
+        if (auto value = read_rate(table, rate_key, true, off)) rate = *value;
+        if (off) rate.reset();
+        if (auto value = optional_integer(table, burst_key, 1, 1000000, "packets above the global rate"))
+            burst = static_cast<std::uint32_t>(*value);
     }
 
     // [service.knock]: required with guard = "knock", refused without it.
@@ -830,6 +843,8 @@ private:
         if (rate_off) knock.rate.enabled = false;
         if (auto burst = optional_integer(*knock_table, "rate_burst", 1, 100000, "packets above the rate"))
             knock.rate.burst_packets = static_cast<std::uint32_t>(*burst);
+        read_global(*knock_table, "global_limit", "global_burst", knock.rate.global_per_second,
+                    knock.rate.global_burst_packets);
         service.knock = std::move(knock);
     }
 
@@ -859,11 +874,9 @@ private:
         if (auto rate = read_rate(*table, "rate_limit", false, off)) spa.per_source_per_second = *rate;
         if (auto burst = optional_integer(*table, "rate_burst", 1, 100000, "packets above the rate"))
             spa.burst_packets = static_cast<std::uint32_t>(*burst);
+        read_global(*table, "global_limit", "global_burst", spa.global_per_second, spa.global_burst_packets);
         if (auto group = optional_integer(*table, "log_group", 0, 65535, "a dedicated NFLOG group for SPA packets"))
             spa.log_group = static_cast<std::uint16_t>(*group);
-        bool global_off = false;
-        if (auto rate = read_rate(*table, "global_rate_limit", true, global_off)) spa.global_per_second = *rate;
-        if (global_off) spa.global_per_second.reset();
         static constexpr std::array<std::string_view, 2> kPriorities{"realtime", "normal"};
         if (auto priority = choice(*table, "priority", kPriorities)) spa.realtime = *priority == "realtime";
 

@@ -64,7 +64,14 @@ struct FloodLimit {
     std::uint32_t per_source_per_second = 5;
     std::uint32_t burst_packets = 10;
     std::optional<std::uint32_t> global_per_second;  // all sources together; empty: none
+    std::uint32_t global_burst_packets = 0;          // the global limit's burst (0: burst_packets)
 };
+
+// Default global (all sources together) caps, set well above what a deployment sees in normal use
+// (documented in docs/policy.md, "Flood control"): they bound a spoofed-source flood, not users.
+inline constexpr std::uint32_t kDefaultControlGlobalPerSecond = 100, kDefaultControlGlobalBurst = 200;
+inline constexpr std::uint32_t kDefaultKnockGlobalPerSecond = 200, kDefaultKnockGlobalBurst = 400;
+inline constexpr std::uint32_t kDefaultSpaGlobalPerSecond = 100, kDefaultSpaGlobalBurst = 200;
 
 struct KnockStep {
     IpProtocol protocol = IpProtocol::tcp;
@@ -83,7 +90,7 @@ struct Knock {
     std::optional<std::uint16_t> log_group;   // NFLOG group for success; empty: firewall.log_drops
     // Knock packets per source (any step, right or wrong) before they are dropped unseen by the
     // stage rules: a sequence is a handful of packets plus retransmissions, a flood is not.
-    FloodLimit rate{true, 10, 20, std::nullopt};
+    FloodLimit rate{true, 10, 20, kDefaultKnockGlobalPerSecond, kDefaultKnockGlobalBurst};
     Location where;
 };
 
@@ -101,8 +108,9 @@ struct Service {
     // the non-ESP marker, udp/4500: applies when the service exposes those ports.
     FloodLimit ike_init;
     // New control connections: PPTP (TCP SYN to 1723) and L2TPv2 SCCRQ (control message with tunnel
-    // ID 0 and message type 1) to udp/1701, when the service exposes those ports. No global limit.
-    FloodLimit control;
+    // ID 0 and message type 1) to udp/1701, when the service exposes those ports; plus a global
+    // limit per port (all sources together), on by default.
+    FloodLimit control{true, 5, 10, kDefaultControlGlobalPerSecond, kDefaultControlGlobalBurst};
     // Protocol conformance on exposed udp/500 and udp/4500 (issue 5): malformed IKE / NAT-T dropped
     // in the kernel and counted per reason. Optional: IKEv1 aggressive mode (exchange 4) dropped.
     bool conformance = true;
@@ -147,10 +155,11 @@ struct Spa {
     std::uint32_t window_seconds = 120;        // |now - packet timestamp| allowed, both directions
     std::uint32_t per_source_per_second = 5;   // packets per second per source reaching the log
     std::uint32_t burst_packets = 10;
+    // All sources together (what passed the per-source limit); empty: "off". Also bounds the CPU
+    // time of the daemon's SPA thread, which runs real-time, under a flood from many addresses.
+    std::optional<std::uint32_t> global_per_second = kDefaultSpaGlobalPerSecond;
+    std::uint32_t global_burst_packets = kDefaultSpaGlobalBurst;
     std::uint16_t log_group = 62201;           // NFLOG group for SPA packets (dedicated)
-    // All sources together: a flood from many addresses cannot keep the daemon's SPA thread (which
-    // runs real-time) busy. nullopt = "off". Burst: one second's worth.
-    std::optional<std::uint32_t> global_per_second = 100;
     // The daemon's SPA thread asks for SCHED_FIFO (lowest real-time priority) unless "normal".
     bool realtime = true;
     std::vector<SpaKeyConfig> keys;

@@ -302,25 +302,53 @@ struct Simulator::Impl {
 
     // ---- matches -----------------------------------------------------------------------------
 
-    bool payload_match(Context& c, const ir::Payload& m) const {
+    // The packet's bits at a raw field; nullopt when the packet ends first (nft's payload
+    // expression then breaks the rule, whatever the comparison).
+    static std::optional<std::uint32_t> raw_value(Context& c, const ir::RawField& f) {
         const Packet& p = *c.packet;
         std::optional<std::size_t> base;
-        switch (m.base) {
-            case ir::Payload::Base::network: base = 0; break;
-            case ir::Payload::Base::transport: base = p.transport_offset; break;
-            case ir::Payload::Base::inner: base = p.inner_offset; break;
+        switch (f.base) {
+            case ir::RawField::Base::network: base = 0; break;
+            case ir::RawField::Base::transport: base = p.transport_offset; break;
+            case ir::RawField::Base::inner: base = p.inner_offset; break;
         }
-        if (!base) return false;
-        const std::size_t first_bit = *base * 8 + m.offset_bits;
-        const std::size_t last_bit = first_bit + m.length_bits;  // exclusive
-        if ((last_bit + 7) / 8 > p.bytes.size()) return false;
+        if (!base) return std::nullopt;
+        const std::size_t first_bit = *base * 8 + f.offset_bits;
+        const std::size_t last_bit = first_bit + f.length_bits;  // exclusive
+        if ((last_bit + 7) / 8 > p.bytes.size()) return std::nullopt;
         std::uint64_t bits = 0;
         for (std::size_t byte = first_bit / 8; byte < (last_bit + 7) / 8; ++byte)
             bits = (bits << 8) | std::to_integer<std::uint8_t>(p.bytes[byte]);
         const std::size_t spare = ((last_bit + 7) / 8) * 8 - last_bit;
         bits >>= spare;
-        bits &= (m.length_bits == 32) ? 0xffffffffull : ((1ull << m.length_bits) - 1);
-        std::uint32_t value = static_cast<std::uint32_t>(bits);
+        bits &= (f.length_bits == 32) ? 0xffffffffull : ((1ull << f.length_bits) - 1);
+        return static_cast<std::uint32_t>(bits);
+    }
+
+    bool raw_lookup(Context& c, const ir::RawLookup& m) const {
+        const ir::Set* set = table.find_set(m.set);
+        if (!set) return false;
+        std::vector<std::uint32_t> key;
+        for (const auto& f : m.key) {
+            auto v = raw_value(c, f);
+            if (!v) return false;
+            key.push_back(*v);
+        }
+        bool found = std::any_of(set->elements.begin(), set->elements.end(), [&](const ir::Element& e) {
+            if (e.key.size() != key.size()) return false;
+            for (std::size_t i = 0; i < key.size(); ++i) {
+                const auto* n = std::get_if<ir::Number>(&e.key[i]);
+                if (!n || n->value != key[i]) return false;
+            }
+            return true;
+        });
+        return found != m.negate;
+    }
+
+    bool payload_match(Context& c, const ir::Payload& m) const {
+        auto raw = raw_value(c, {m.base, m.offset_bits, m.length_bits});
+        if (!raw) return false;
+        std::uint32_t value = *raw;
         if (m.mask) value &= *m.mask;
         bool equal = std::find(m.values.begin(), m.values.end(), value) != m.values.end();
         return equal != m.negate;
@@ -409,6 +437,7 @@ struct Simulator::Impl {
                     return x.over ? !within : within;
                 },
                 [&](const ir::Payload& x) { return payload_match(c, x); },
+                [&](const ir::RawLookup& x) { return raw_lookup(c, x); },
                 [&](const ir::SetUpdate& x) { return set_update(c, x, element); },
                 [&](const auto&) { return false; },  // refused by validate() at load
             },

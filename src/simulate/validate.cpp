@@ -51,9 +51,10 @@ public:
                                         helper.name, helper.type));
         for (const auto& set : table_.sets)
             for (const auto& element : set.elements)
-                if (!element.key.empty() && element.key.size() != set.key.size())
+                if (const std::size_t parts = set.raw_key.empty() ? set.key.size() : set.raw_key.size();
+                    !element.key.empty() && element.key.size() != parts)
                     return fail(fmt::format("set {}: an element has {} key parts, the set's type has {}",
-                                            set.name, element.key.size(), set.key.size()));
+                                            set.name, element.key.size(), parts));
         for (const auto& chain : table_.chains) {
             if (chain.base) {
                 if (chain.base->hook != ir::BaseChain::Hook::prerouting &&
@@ -148,6 +149,14 @@ private:
                     if (m.base != ir::Payload::Base::network && m.base != ir::Payload::Base::transport &&
                         m.base != ir::Payload::Base::inner)
                         return fail("unknown payload base");
+                    return {};
+                },
+                [&](const ir::RawLookup& m) -> Result<void> {
+                    const auto* set = table_.find_set(m.set);
+                    if (!set) return fail("set @" + m.set + " does not exist");
+                    if (set->raw_key != m.key) return fail("@" + m.set + " is not keyed on the rule's raw fields");
+                    for (const auto& f : m.key)
+                        if (f.length_bits == 0 || f.length_bits > 32) return fail("raw field length not in 1..32 bits");
                     return {};
                 },
                 [&](const ir::SetUpdate& m) -> Result<void> {

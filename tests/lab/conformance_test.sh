@@ -55,6 +55,13 @@ name = "vpn"
 preset = "ikev2"
 allow_from = ["any"]
 drop_ikev1_aggressive = true
+
+[[service]]
+name = "lns"
+ports = ["udp/1701"]
+allow_from = ["any"]
+control_global_limit = "2/s"
+control_global_burst = 5
 POLICY
 "$PORTCULLIS" compile "$WORK/policy.toml" >"$WORK/table.nft" 2>"$WORK/compile.log" ||
   { cat "$WORK/compile.log"; echo "FAIL: portcullis compile"; exit 1; }
@@ -65,7 +72,7 @@ pass "compiled table with conformance chains loaded"
 cat >"$WORK/recv.py" <<'PY'
 import select, socket, sys
 socks = []
-for port in (500, 4500):
+for port in (500, 4500, 1701):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", port))
     socks.append((s, port))
@@ -135,6 +142,66 @@ for name in conform_ike_short conform_ike_version conform_ike_exchange conform_i
   check "counter $name counted exactly one drop" test "$(counter "$name")" -eq 1
 done
 
+# IKE length equal to the UDP payload length (udp/500), and to it minus the 4-byte non-ESP marker
+# (udp/4500): sizes that cross a high byte, with and without a borrow in the low byte, off by one
+# both ways, and a 3000-byte message that the 1500-byte MTU fragments (conntrack reassembles it
+# before the filter sees it).
+ike_sized() { # payload_bytes length_field [marker]
+  printf '%s%s%s' "${3:-}" "$(ike 0x20 35 0x08 "$2" 99aabbccddeeff00)" \
+    "$(python3 -c 'import sys; print("00" * (int(sys.argv[1]) - 28), end="")' "$1")"; }
+good_500=() bad_500=() good_4500=() bad_4500=()
+for size in 300 508 3000; do   # UDP lengths 308 (0x134), 516 (0x204: borrow), 3008
+  good_500+=("$(ike_sized $size $size)")
+  bad_500+=("$(ike_sized $size $((size - 1)))" "$(ike_sized $size $((size + 1)))")
+done
+for size in 296 508; do        # UDP lengths 8 + 4 + 296 = 308, 8 + 4 + 508 = 520 (0x208: borrow)
+  good_4500+=("$(ike_sized $size $size 00000000)")
+  bad_4500+=("$(ike_sized $size $((size - 1)) 00000000)" "$(ike_sized $size $((size + 1)) 00000000)"
+             "$(ike_sized $size $((size + 4)) 00000000)")  # length counting the marker
+done
+for p in "${good_500[@]}" "${bad_500[@]}"; do send 500 "$p"; done
+for p in "${good_4500[@]}" "${bad_4500[@]}"; do send 4500 "$p"; done
+sleep 0.5
+for p in "${good_500[@]}"; do
+  check "IKE of $(( ${#p} / 2 )) bytes with its length field equal reaches udp/500" test "$(received 500 "$p")" -eq 1
+done
+for p in "${good_4500[@]}"; do
+  check "marked IKE of $(( ${#p} / 2 )) bytes with a matching length field reaches udp/4500" \
+    test "$(received 4500 "$p")" -eq 1
+done
+for p in "${bad_500[@]}"; do
+  check "IKE with a length field off by one dropped on udp/500 ($(( ${#p} / 2 )) bytes)" test "$(received 500 "$p")" -eq 0
+done
+for p in "${bad_4500[@]}"; do
+  check "marked IKE with a mismatched length field dropped on udp/4500 ($(( ${#p} / 2 )) bytes)" \
+    test "$(received 4500 "$p")" -eq 0
+done
+check "conform_ike_length_mismatch counted the ${#bad_500[@]} mismatches" \
+  test "$(counter conform_ike_length_mismatch)" -eq "${#bad_500[@]}"
+check "conform_natt_length_mismatch counted the ${#bad_4500[@]} mismatches" \
+  test "$(counter conform_natt_length_mismatch)" -eq "${#bad_4500[@]}"
+
+# Global limit: 6 sources x 3 SCCRQs (each source within its own limit of burst 10) against the
+# all-sources cap of 2/s burst 5: about 5 pass, the rest are dropped and counted.
+for i in 11 12 13 14 15 16; do ip netns exec "$CLI" ip addr add 192.0.2.$i/24 dev cnfc$$; done
+sccrq=c802001400000000000000008008000000000001
+ip netns exec "$CLI" python3 -c '
+import socket, sys
+socks = []
+for i in range(11, 17):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("192.0.2.%d" % i, 0))
+    socks.append(s)
+for _ in range(3):
+    for s in socks:
+        s.sendto(bytes.fromhex(sys.argv[1]), ("192.0.2.1", 1701))' "$sccrq"
+sleep 0.5
+sccrq_in=$(received 1701 "$sccrq")
+echo "info: of 18 SCCRQs from 6 sources, $sccrq_in reached the server; flood_lns_l2tp_sccrq_global=$(counter flood_lns_l2tp_sccrq_global)"
+check "18 SCCRQs from 6 sources are cut to about the global burst (5-7 pass)" test "$sccrq_in" -ge 5 -a "$sccrq_in" -le 7
+check "the rest are counted in flood_lns_l2tp_sccrq_global" test "$(counter flood_lns_l2tp_sccrq_global)" -eq $((18 - sccrq_in))
+check "no source was over its own limit (flood_lns_l2tp_sccrq stays 0)" test "$(counter flood_lns_l2tp_sccrq)" -eq 0
+
 # Flood: 40 IKE_SA_INIT from one source as fast as Python sends them; limit 5/s burst 10.
 ip netns exec "$CLI" python3 -c '
 import socket, sys
@@ -158,6 +225,7 @@ ip link add wan0 netns "$GW" type veth peer name eth0 netns "$WN"
 ip link add lan0 netns "$GW" type veth peer name eth0 netns "$LN"
 ip -n "$GW" addr add 203.0.113.1/24 dev wan0; ip -n "$GW" addr add 192.0.2.1/24 dev lan0
 ip -n "$WN" addr add 203.0.113.10/24 dev eth0; ip -n "$LN" addr add 192.0.2.10/24 dev eth0
+ip -n "$GW" addr add 2001:db8:cf::1/64 dev wan0 nodad; ip -n "$WN" addr add 2001:db8:cf::10/64 dev eth0 nodad
 for l in "$GW wan0" "$GW lan0" "$WN eth0" "$LN eth0"; do set -- $l; ip -n "$1" link set "$2" up; done
 ip -n "$WN" route add default via 203.0.113.1; ip -n "$LN" route add default via 192.0.2.1
 in_gw sysctl -qw net.ipv4.ip_forward=1
@@ -287,12 +355,21 @@ def gre(flags, proto=0x880B):
     return flags.to_bytes(2, "big") + proto.to_bytes(2, "big") + bytes.fromhex("00084000") + b"\xff" * 8
 for payload in [b"\x30\x01\x88", gre(0x2000), gre(0x2001, 0x0800), gre(0x1001), gre(0xA001), gre(0x2001)]:
     g.sendto(payload, ("203.0.113.1", 0))
+# GRE offsets are relative to the GRE header: behind 4 bytes of IPv4 options (NOP NOP NOP EOL) a
+# well-formed header passes the checks and a 7-byte one is short; likewise over IPv6.
+o = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)
+o.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, b"\x01\x01\x01\x00")
+for payload in [gre(0x2001), gre(0x2001)[:7]]:
+    o.sendto(payload, ("203.0.113.1", 0))
+g6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 47)
+for payload in [gre(0x2001)[:7], gre(0x2000)]:
+    g6.sendto(payload, ("2001:db8:cf::1", 0))
 PY
 sleep 0.3
 check "the well-formed SCCRQ reaches the LAN server and none of the 5 malformed L2TP datagrams does" \
   test $(( $(lan_udp) - before_lan )) -eq 1
 for pair in conform_l2tp_short:2 conform_l2tp_version:1 conform_l2tp_control:2 \
-            conform_gre_short:1 conform_gre_version:1 conform_gre_protocol:1 conform_gre_key:1 conform_gre_flags:1; do
+            conform_gre_short:3 conform_gre_version:2 conform_gre_protocol:1 conform_gre_key:1 conform_gre_flags:1; do
   name=${pair%%:*} want=${pair##*:}
   check "gateway counter $name counted $want malformed packet(s)" test "$(gw_counter "$name")" -eq "$want"
 done

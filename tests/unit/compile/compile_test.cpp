@@ -282,7 +282,8 @@ TEST(Counters, PerServiceAndGlobalNamedCounters) {
     // the table-wide counters, the PPTP service's SYN limiter and its GRE conformance reasons are
     // named objects here.
     std::vector<std::string> expected{"management_accepted", "banned",              "invalid",
-                                      "default_dropped",     "flood_pptp_pptp_new", "conform_gre_short",
+                                      "default_dropped",     "flood_pptp_pptp_new", "flood_pptp_pptp_new_global",
+                                      "conform_gre_short",
                                       "conform_gre_version",
                                       "conform_gre_protocol", "conform_gre_key",    "conform_gre_flags"};
     EXPECT_EQ(compiled.manifest.counters, expected);

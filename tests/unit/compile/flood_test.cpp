@@ -1,10 +1,13 @@
 // Flood control: per-source IKE_SA_INIT limits compiled into dynamic-set limiters.
+#include <tuple>
+
 #include "support.hpp"
 
 namespace {
 
 using namespace pc_test;
 using portcullis::Family;
+namespace ir = portcullis::compile::ir;
 
 const char* kPolicy = R"([firewall]
 mode = "host"
@@ -107,7 +110,7 @@ TEST(CompileFlood, PptpSynsAndL2tpSccrqGetPerSourceLimiters) {
         << text;
     EXPECT_NE(text.find("counter flood_lns_l2tp_sccrq {"), std::string::npos);
     auto off = portcullis::compile::compile(load_policy_text(
-        std::string(kControlPolicy) + "control_limit = \"off\"\n"));
+        std::string(kControlPolicy) + "control_limit = \"off\"\ncontrol_global_limit = \"off\"\n"));
     EXPECT_EQ(off.table_text.find("flood_lns"), std::string::npos);
     EXPECT_NE(off.table_text.find("flood_pptp_pptp_new"), std::string::npos);
 }
@@ -150,7 +153,8 @@ sequence = ["tcp/17301", "udp/28113", "tcp/11923"]
     EXPECT_NE(text.find("update @flood6_ssh_knock { ip6 saddr limit rate over 3/second burst 6 packets }"),
               std::string::npos)
         << text;
-    auto off = portcullis::compile::compile(load_policy_text(policy + "rate_limit = \"off\"\n")).table_text;
+    auto off = portcullis::compile::compile(
+                   load_policy_text(policy + "rate_limit = \"off\"\nglobal_limit = \"off\"\n")).table_text;
     EXPECT_EQ(off.find("flood"), std::string::npos) << off;
     ASSERT_TRUE(nft_available());
     auto load = load_text_in_private_netns(text, "knock-flood.nft");
@@ -204,6 +208,109 @@ TEST(CompileConformance, TheKernelLoadsIt) {
         portcullis::compile::compile(load_policy_text(std::string(kPolicy) + "drop_ikev1_aggressive = true\n")).table_text;
     auto load = load_text_in_private_netns(text, "conform.nft");
     EXPECT_EQ(load.status, 0) << load.output << "\n" << text;
+}
+
+// The IKE length check is three set lookups on byte pairs (compile.cpp, IkeLengthSets). Evaluate
+// the compiled sets the way the rules use them, for every UDP length an IKE message can have and
+// the correct IKE length, off by one either way, and off by 256: exactly the correct one passes.
+bool length_accepted(const portcullis::compile::ir::Table& table, const std::string& prefix, std::uint32_t overhead,
+                     std::uint32_t udp_length, std::uint32_t ike_length) {
+    auto has = [&](const std::string& name, std::uint32_t a, std::uint32_t b) {
+        const auto* set = table.find_set(name);
+        if (!set) return false;
+        for (const auto& e : set->elements)
+            if (std::get<ir::Number>(e.key.at(0)).value == a && std::get<ir::Number>(e.key.at(1)).value == b)
+                return true;
+        return false;
+    };
+    if (ike_length > 0xffff) return false;  // the `!= 0` rule on the top 16 bits
+    const std::uint32_t lo = udp_length & 0xff, hi = udp_length >> 8;
+    if (!has(prefix + "_len_lo", lo, ike_length & 0xff)) return false;
+    return has(lo < overhead ? prefix + "_len_hi_borrow" : prefix + "_len_hi", hi, ike_length >> 8);
+}
+
+TEST(CompileConformance, IkeLengthMustEqualTheUdpPayloadLength) {
+    auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
+    for (auto [prefix, overhead, header] : {std::tuple{std::string("ike"), 8u, 28u}, std::tuple{std::string("natt"), 12u, 28u}}) {
+        for (const char* suffix : {"_len_lo", "_len_hi", "_len_hi_borrow"}) {
+            const auto* set = table.find_set(prefix + suffix);
+            ASSERT_NE(set, nullptr) << prefix << suffix;
+            EXPECT_EQ(set->elements.size(), 256u);
+        }
+        std::size_t wrong = 0;
+        for (std::uint32_t udp = overhead + header; udp <= 65535; ++udp) {
+            const std::uint32_t ike = udp - overhead;
+            if (!length_accepted(table, prefix, overhead, udp, ike)) ++wrong;
+            for (std::uint32_t bad : {ike - 1, ike + 1, ike + 256, ike - 256, ike + 65536})
+                if (length_accepted(table, prefix, overhead, udp, bad)) ++wrong;
+        }
+        EXPECT_EQ(wrong, 0u) << prefix;
+    }
+    auto text = portcullis::compile::compile(load_policy_text(kPolicy)).table_text;
+    EXPECT_NE(text.find("typeof @th,40,8 . @th,280,8"), std::string::npos) << text;
+    EXPECT_NE(text.find("typeof @th,40,8 . @th,312,8"), std::string::npos) << text;
+    EXPECT_NE(text.find("@th,40,8 . @th,280,8 != @ike_len_lo counter name \"conform_ike_length_mismatch\" drop"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("@th,40,8 { 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7 } @th,32,8 . @th,272,8 != "
+                        "@ike_len_hi_borrow counter name \"conform_ike_length_mismatch\" drop"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("@th,64,32 0x0 @th,40,8 != { 0x0, 0x1, 0x2, 0x3, 0x4, 0x5, 0x6, 0x7, 0x8, 0x9, 0xa, 0xb } "
+                        "@th,32,8 . @th,304,8 != @natt_len_hi counter name \"conform_natt_length_mismatch\" drop"),
+              std::string::npos)
+        << text;
+    // Elements as `nft list` prints them, so a re-apply finds them unchanged.
+    EXPECT_NE(text.find("\t\t\t0x08 . 0x00,\n"), std::string::npos) << text;
+    for (const char* counter : {"conform_ike_length_mismatch", "conform_natt_length_mismatch"})
+        EXPECT_NE(text.find(std::string("counter ") + counter + " {"), std::string::npos) << counter;
+}
+
+TEST(CompileFlood, GlobalLimitsOnControlKnockAndSpaByDefault) {
+    auto control = portcullis::compile::compile(load_policy_text(kControlPolicy)).table_text;
+    EXPECT_NE(control.find("tcp th dport 1723 @th,104,8 & 0x12 == 0x2 limit rate over 100/second burst 200 packets "
+                           "counter name \"flood_pptp_pptp_new_global\" goto flood_drop"),
+              std::string::npos)
+        << control;
+    EXPECT_NE(control.find("@th,208,16 0x1 limit rate over 100/second burst 200 packets counter name "
+                           "\"flood_lns_l2tp_sccrq_global\" goto flood_drop"),
+              std::string::npos)
+        << control;
+    // Per source first, so one flooding source spends its own budget.
+    EXPECT_LT(control.find("flood_pptp_pptp_new\""), control.find("flood_pptp_pptp_new_global\""));
+    auto tuned = portcullis::compile::compile(load_policy_text(
+        std::string(kControlPolicy) + "control_limit = \"off\"\ncontrol_global_limit = \"7/s\"\ncontrol_global_burst = 9\n"));
+    EXPECT_NE(tuned.table_text.find("@th,208,16 0x1 limit rate over 7/second burst 9 packets"), std::string::npos)
+        << tuned.table_text;
+    EXPECT_EQ(tuned.table_text.find("flood_lns_l2tp_sccrq\""), std::string::npos) << tuned.table_text;
+    EXPECT_EQ(tuned.table_text.find("flood4_lns_control"), std::string::npos) << tuned.table_text;
+
+    const std::string knock = R"([firewall]
+mode = "host"
+wan = "eth0"
+[[service]]
+name = "ssh"
+ports = ["tcp/22"]
+allow_from = ["any"]
+guard = "knock"
+[service.knock]
+sequence = ["tcp/17301", "udp/28113", "tcp/11923"]
+)";
+    auto table = portcullis::compile::compile_ir(load_policy_text(knock + "global_limit = \"50/s\"\nglobal_burst = 60\n"));
+    const auto* chain = table.find_chain("knock_ssh");
+    ASSERT_NE(chain, nullptr);
+    EXPECT_EQ(ir::render(chain->rules.at(2)),
+              "limit rate over 50/second burst 60 packets counter name \"flood_ssh_knock_global\" goto flood_drop "
+              "comment \"knocks over the global limit\"");
+    auto text = portcullis::compile::compile(load_policy_text(knock)).table_text;
+    EXPECT_NE(text.find("limit rate over 200/second burst 400 packets counter name \"flood_ssh_knock_global\""),
+              std::string::npos)
+        << text;
+    ASSERT_TRUE(nft_available());
+    for (const auto& loaded : {text, control}) {
+        auto load = load_text_in_private_netns(loaded, "global-limits.nft");
+        EXPECT_EQ(load.status, 0) << load.output << "\n" << loaded;
+    }
 }
 
 }  // namespace

@@ -57,12 +57,14 @@ TEST(CompileKnock, RulesPerStepDuplicateThenAdvanceThenReset) {
     auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
     const auto* chain = table.find_chain("knock_admin");
     ASSERT_NE(chain, nullptr);
-    // Per family: the per-source knock limiter (goto flood_drop); step 1 has duplicate + advance;
-    // steps 2, 3 duplicate + advance + reset; the last advance (grant) + reset. Then one trailing drop.
-    ASSERT_EQ(chain->rules.size(), 2u * (1 + 2 + 3 + 3 + 2) + 1);
+    // The per-source knock limiter per family, then the global one (goto flood_drop); per family:
+    // step 1 has duplicate + advance; steps 2, 3 duplicate + advance + reset; the last advance
+    // (grant) + reset. Then one trailing drop.
+    ASSERT_EQ(chain->rules.size(), 2u + 1u + 2u * (2 + 3 + 3 + 2) + 1);
     std::vector<std::string> comments;
-    for (std::size_t i = 0; i < 11; ++i) comments.push_back(chain->rules[i].comment);
-    EXPECT_EQ(comments, (std::vector<std::string>{"knocks over the per-source limit", "knock 1/4 repeated", "knock 1/4", "knock 2/4 repeated",
+    for (std::size_t i = 0; i < 13; ++i) comments.push_back(chain->rules[i].comment);
+    EXPECT_EQ(comments, (std::vector<std::string>{"knocks over the per-source limit", "knocks over the per-source limit",
+                                                   "knocks over the global limit", "knock 1/4 repeated", "knock 1/4", "knock 2/4 repeated",
                                                    "knock 2/4", "knock 2/4 out of order", "knock 3/4 repeated",
                                                    "knock 3/4", "knock 3/4 out of order", "knock 4/4 opens",
                                                    "knock 4/4 out of order"}));

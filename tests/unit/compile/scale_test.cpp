@@ -30,7 +30,8 @@ policy::Policy large_policy(std::size_t services) {
         // Service 677 exposes udp/1701, which would add the L2TP conformance chain (one chain, five
         // rules; conformance_l2tp_gre_test.cpp covers it); this test is about per-service growth.
         s.conformance = false;
-        s.control.enabled = false;  // likewise its SCCRQ limiter (flood_test.cpp covers it)
+        s.control.enabled = false;  // likewise its SCCRQ limiters (flood_test.cpp covers them)
+        s.control.global_per_second.reset();
         p.services.push_back(std::move(s));
     }
     return p;

@@ -46,7 +46,10 @@ TEST(CompileSpa, IntakeChainRateLimitsPerSourceThenLogsAndDrops) {
     auto table = portcullis::compile::compile_ir(load_policy_text(kPolicy));
     const auto* chain = table.find_chain(portcullis::compile::kChainSpaIntake);
     ASSERT_NE(chain, nullptr);
-    ASSERT_EQ(chain->rules.size(), 4u);  // per-source v4, v6, global, log
+    ASSERT_EQ(chain->rules.size(), 4u);  // per source (2 families), all sources, log
+    EXPECT_EQ(ir::render(chain->rules.at(2)),
+              "limit rate over 100/second burst 200 packets counter name \"spa_global_limited\" drop comment "
+              "\"spa over the global limit\"");
     // Every rule ends in drop: the SPA port never answers, and nothing reaches a socket.
     for (const auto& rule : chain->rules) {
         const auto* verdict = std::get_if<ir::VerdictStmt>(&rule.statements.back());
@@ -99,14 +102,14 @@ TEST(CompileSpa, GlobalLimitAfterThePerSourceOnes) {
     EXPECT_NE(text.find("counter spa_global_limited {"), std::string::npos);
 
     std::string custom = kPolicy;
-    custom.replace(custom.find("log_group = 77"), 14, "log_group = 77\nglobal_rate_limit = \"40/s\"");
+    custom.replace(custom.find("log_group = 77"), 14, "log_group = 77\nglobal_limit = \"40/s\"");
     text = portcullis::compile::compile(load_policy_text(custom)).table_text;
-    EXPECT_NE(text.find("limit rate over 40/second burst 40 packets counter name \"spa_global_limited\" drop"),
+    EXPECT_NE(text.find("limit rate over 40/second burst 200 packets counter name \"spa_global_limited\" drop"),
               std::string::npos)
         << text;
 
     std::string off = kPolicy;
-    off.replace(off.find("log_group = 77"), 14, "log_group = 77\nglobal_rate_limit = \"off\"");
+    off.replace(off.find("log_group = 77"), 14, "log_group = 77\nglobal_limit = \"off\"");
     auto table = portcullis::compile::compile_ir(load_policy_text(off));
     ASSERT_EQ(table.find_chain(portcullis::compile::kChainSpaIntake)->rules.size(), 3u);
     EXPECT_EQ(portcullis::compile::compile(load_policy_text(off)).table_text.find("spa_global_limited"),

@@ -246,7 +246,7 @@ TEST(SpaPolicy, PriorityAndGlobalLimitAreRead) {
     EXPECT_EQ(loaded.policy->spa->global_per_second, std::optional<std::uint32_t>(100));
 
     auto realtime = text;
-    realtime.replace(realtime.find("priority = \"normal\""), 19, "global_rate_limit = \"off\"");
+    realtime.replace(realtime.find("priority = \"normal\""), 19, "global_limit = \"off\"");
     loaded = policy::load_string(realtime, "spa.toml");
     ASSERT_TRUE(loaded.ok());
     EXPECT_TRUE(loaded.policy->spa->realtime);  // the default

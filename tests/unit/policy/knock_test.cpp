@@ -202,10 +202,31 @@ TEST(PolicyFlood, ControlLimitDefaultsValuesAndErrors) {
 }
 
 TEST(PolicyFlood, BadRatesAreErrorsWithLocation) {
-    auto result = ike("ike_init_limit = \"5/minute\"\nike_init_global_limit = \"off\"\nike_init_burst = 0\n");
+    auto result = ike("ike_init_limit = \"5/minute\"\nike_init_global_limit = \"fast\"\nike_init_burst = 0\n");
     EXPECT_ERROR_AT(result, "ike_init_limit is \"5/minute\"; expected packets per second", 11, 18);
-    EXPECT_ERROR_AT(result, "ike_init_global_limit is \"off\"", 12, 25);
+    EXPECT_ERROR_AT(result, "ike_init_global_limit is \"fast\"", 12, 25);
     EXPECT_ERROR_AT(result, "ike_init_burst is 0, out of range", 13, 18);
+    auto off = ike("ike_init_global_limit = \"off\"\n");
+    ASSERT_TRUE(off.ok()) << testing::dump(off);
+    EXPECT_FALSE(off.policy->services.at(0).ike_init.global_per_second);
+}
+
+TEST(PolicyFlood, GlobalLimitsHaveDefaultsAndCanBeSetOrTurnedOff) {
+    auto plain = ike("");
+    ASSERT_TRUE(plain.ok()) << testing::dump(plain);
+    const auto& control = plain.policy->services.at(0).control;
+    EXPECT_EQ(control.global_per_second, kDefaultControlGlobalPerSecond);
+    EXPECT_EQ(control.global_burst_packets, kDefaultControlGlobalBurst);
+    auto set = ike("control_global_limit = \"40/s\"\ncontrol_global_burst = 80\n");
+    ASSERT_TRUE(set.ok()) << testing::dump(set);
+    EXPECT_EQ(set.policy->services.at(0).control.global_per_second, 40u);
+    EXPECT_EQ(set.policy->services.at(0).control.global_burst_packets, 80u);
+    auto off = ike("control_global_limit = \"off\"\n");
+    ASSERT_TRUE(off.ok()) << testing::dump(off);
+    EXPECT_FALSE(off.policy->services.at(0).control.global_per_second);
+    auto bad = ike("control_global_limit = \"lots\"\ncontrol_global_burst = 0\n");
+    EXPECT_ERROR_AT(bad, "control_global_limit is \"lots\"; expected packets per second", 11, 24);
+    EXPECT_ERROR_AT(bad, "control_global_burst is 0, out of range", 12, 24);
 }
 
 }  // namespace
