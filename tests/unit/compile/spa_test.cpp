@@ -91,11 +91,11 @@ TEST(CompileSpa, RenderedRules) {
         EXPECT_NE(text.find(std::string("counter ") + counter + " {"), std::string::npos) << counter;
 }
 
-// All sources together are capped too (default 100/s, burst one second): a flood from many
+// All sources together are capped too (default 100/s, burst 200): a flood from many
 // addresses reaches the daemon's real-time SPA thread at that rate at most. "off" removes the rule.
 TEST(CompileSpa, GlobalLimitAfterThePerSourceOnes) {
     auto text = portcullis::compile::compile(load_policy_text(kPolicy)).table_text;
-    auto global = text.find("limit rate over 100/second burst 100 packets counter name \"spa_global_limited\" drop");
+    auto global = text.find("limit rate over 100/second burst 200 packets counter name \"spa_global_limited\" drop");
     ASSERT_NE(global, std::string::npos) << text;
     EXPECT_GT(global, text.find("update @spa6_rate"));
     EXPECT_LT(global, text.find("counter name \"spa_received\" log"));
