@@ -1578,7 +1578,11 @@ TableManifest manifest_of(const ir::Table& table) {
 
 Compiled compile(const policy::Policy& policy) {
     ir::Table table = compile_ir(policy);
-    return Compiled{ir::render(table), manifest_of(table)};
+    Compiled out;
+    out.table_text = ir::render(table);
+    out.manifest = manifest_of(table);
+    out.sets = std::move(table.sets);
+    return out;
 }
 
 }  // namespace portcullis::compile

@@ -43,6 +43,9 @@ struct TableManifest {
 struct Compiled {
     std::string table_text;  // "table inet portcullis { ... }\n", loadable by nft -f
     TableManifest manifest;
+    // The sets and maps of table_text as data (empty when the Compiled was not made by compile(),
+    // e.g. a saved snapshot): what apply encodes for the kernel directly instead of as text.
+    std::vector<ir::Set> sets{};
 };
 
 Compiled compile(const policy::Policy& policy);

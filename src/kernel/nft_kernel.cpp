@@ -194,6 +194,29 @@ public:
         return std::move(**listed);
     }
 
+    bool writes_set_elements() const override { return true; }
+
+    Result<void> write_set_elements(std::span<const WireSet> sets) override {
+        auto socket = NetlinkSocket::open(16 * 1024 * 1024);
+        if (!socket) return fail("netlink: " + socket.error().message);
+        const std::uint32_t first_seq = (*socket)->next_seq();
+        auto batches = encode_static_batches(sets, nfproto_from_name(compile::kTableFamily), compile::kTableName,
+                                             first_seq);
+        std::uint32_t used = 0;
+        for (const auto& batch : batches) used += static_cast<std::uint32_t>(batch.messages) + 2;
+        if (used > 1) (*socket)->reserve_seqs(used - 1);
+        for (const auto& batch : batches) {
+            auto outcome = (*socket)->send_batch(batch.bytes, batch.first_message_seq, batch.messages);
+            if (!outcome) return fail("writing set elements over netlink: " + outcome.error().message);
+            for (std::size_t m = 0; m < outcome->errors.size(); ++m) {
+                if (outcome->errors[m] == 0) continue;
+                return fail(fmt::format("the kernel refused elements of set {}: {}", batch.message_sets[m],
+                                        std::strerror(outcome->errors[m])));
+            }
+        }
+        return {};
+    }
+
     Result<std::string> list_ruleset_text() override {
         Context ctx;
         if (!ctx.ok()) return fail("libnftables: cannot create a context");
@@ -239,9 +262,17 @@ Result<std::unique_ptr<Nftables>> make_libnftables() {
 
 Result<void> RecordingNftables::run(std::string_view script, RunMode mode) {
     calls.push_back(Call{std::string(script), mode});
+    sequence.push_back(mode == RunMode::commit ? "run:commit" : "run:check");
     if (fail_when_script_contains && script.find(*fail_when_script_contains) != std::string_view::npos)
         return fail(failure_message);
     if (mode == RunMode::commit) committed.emplace_back(script);
+    return {};
+}
+
+Result<void> RecordingNftables::write_set_elements(std::span<const WireSet> sets) {
+    element_writes.emplace_back(sets.begin(), sets.end());
+    sequence.push_back("elements");
+    if (fail_element_writes) return fail(*fail_element_writes);
     return {};
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.hpp"
+#include "kernel/netlink_static_sets.hpp"
 
 namespace portcullis::kernel {
 
@@ -57,6 +59,15 @@ public:
     // A hint that list_set_text will be asked for these (kind, name) pairs next: an adapter may
     // list them now, in parallel, and answer the later calls from what it fetched (once each).
     virtual void prefetch_sets(const std::vector<std::pair<std::string, std::string>>& /*sets*/) {}
+
+    // Adds the elements of existing sets of our table over netlink (netlink_static_sets.hpp), in
+    // NFNL batches of at most 4 MiB, each its own transaction. On failure the error names the set
+    // and the kernel's reason; batches before the failing one have landed. An adapter that cannot
+    // write elements this way answers false to writes_set_elements() and is never asked.
+    virtual bool writes_set_elements() const { return false; }
+    virtual Result<void> write_set_elements(std::span<const WireSet> /*sets*/) {
+        return fail("this adapter does not write set elements over netlink");
+    }
 };
 
 // The real adapter over libnftables. Fails only if libnftables cannot allocate a context.
@@ -86,12 +97,22 @@ public:
     // Commits that succeeded, in order (check runs are not here).
     std::vector<std::string> committed;
 
+    // write_set_elements: answered only when `netlink_elements` is true; every call is recorded
+    // in `element_writes` (also a failing one); `fail_element_writes` makes it fail with that text.
+    bool netlink_elements = false;
+    std::vector<std::vector<WireSet>> element_writes;
+    std::optional<std::string> fail_element_writes;
+    // Every call in order: "run:check", "run:commit" (also failed ones) and "elements".
+    std::vector<std::string> sequence;
+
     Result<void> run(std::string_view script, RunMode mode) override;
     Result<std::optional<nlohmann::json>> list_table_json(Detail detail) override;
     Result<std::optional<std::string>> list_table_text(Detail detail) override;
     Result<std::string> list_ruleset_text() override;
     Result<std::string> list_set_text(const std::string& kind, const std::string& name) override;
     Result<std::optional<std::string>> list_table_skeleton() override;  // answers table_text
+    bool writes_set_elements() const override { return netlink_elements; }
+    Result<void> write_set_elements(std::span<const WireSet> sets) override;
 };
 
 }  // namespace portcullis::kernel

@@ -231,11 +231,105 @@ private:
 
 }  // namespace
 
+std::vector<WireSet> staged_sets(const compile::Compiled& next) {
+    std::vector<WireSet> out;
+    for (const auto& set : next.sets) {
+        if (set.elements.empty()) continue;
+        if (auto wire = encode_static_set(set)) out.push_back(std::move(*wire));
+    }
+    return out;
+}
+
+std::string blank_chains(std::string_view text) {
+    auto table = scan_table(text);
+    if (!table) return std::string(text);
+    std::string out;
+    std::size_t at = 0;
+    for (const auto& object : table->objects) {
+        if (object.kind != "chain") continue;
+        out.append(text.substr(at, object.begin - at));
+        auto body = text.substr(object.begin, object.end - object.begin);
+        out.append(static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')), '\n');
+        at = object.end;
+    }
+    out.append(text.substr(at));
+    return out;
+}
+
+namespace {
+
+// A first apply whose static sets hold elements: (1) one nft transaction creates the table with
+// every set, map, counter and object but no chain, and without the elements of the sets written
+// over netlink; (2) those elements go in over netlink; (3) a second nft transaction adds the
+// chains (and re-declares the rest, which changes nothing). Until (3) commits the table has no
+// chain, so no packet is judged by a half-built table; (3) adds every rule at once. When (2) or
+// (3) fails, the table is deleted again: the kernel is as before (there was no table).
+Result<ApplyOutcome> create_staged(Nftables& nft, const compile::Compiled& next, std::vector<WireSet> staged,
+                                   PhaseClock& clock) {
+    std::map<std::string, std::vector<std::string>> without_elements;
+    std::size_t element_count = 0;
+    for (const auto& set : staged) {
+        without_elements[set.name] = {};
+        element_count += set.elements.size();
+    }
+    const std::string head = fmt::format("add table {}\n", table_ref());
+    const std::string text = replace_set_elements(next.table_text, without_elements);
+    ApplyOutcome outcome;
+    outcome.table_existed = false;
+    outcome.transaction.prelude_lines = count_lines(head);
+    outcome.transaction.script = head + text;
+    if (!outcome.transaction.script.empty() && outcome.transaction.script.back() != '\n')
+        outcome.transaction.script += '\n';
+    auto explain = [&](const Error& error) {
+        std::string out = relocate_error(error.message, outcome.transaction.prelude_lines);
+        if (out.find("File exists") != std::string::npos)
+            out += "\nhint: an object of that name already exists in the kernel with a different definition";
+        return out;
+    };
+    clock.mark(fmt::format("staged plan ({} sets, {} kernel elements)", staged.size(), element_count));
+
+    // Verdict maps jump to chains, which step 1 does not create: their elements wait for step 3.
+    std::map<std::string, std::vector<std::string>> verdict_maps;
+    for (const auto& set : next.sets)
+        if (!set.data.empty() && set.data.front() == compile::ir::DataType::verdict && !set.elements.empty())
+            verdict_maps[set.name] = {};
+    const std::string step1 = blank_chains(verdict_maps.empty() ? text : replace_set_elements(text, verdict_maps));
+    auto sets_only = nft.run(head + step1, RunMode::commit);
+    clock.mark("commit 1: table without chains");
+    if (!sets_only) return fail("the kernel rejected the new table; nothing was changed.\n" + explain(sets_only.error()));
+
+    auto undo = [&](const std::string& why) -> Error {
+        auto removed = nft.run(build_delete(), RunMode::commit);
+        if (!removed)
+            return Error{why + "\nremoving the partly created table failed too (" + removed.error().message +
+                         "); it has no chains, so it does not act on packets; `portcullis flush` removes it"};
+        return Error{why};
+    };
+    auto written = nft.write_set_elements(staged);
+    clock.mark("set elements over netlink");
+    if (!written)
+        return tl::unexpected(undo("the kernel rejected the elements of the new table; nothing was changed.\n" +
+                                   written.error().message));
+
+    auto committed = nft.run(outcome.transaction.script, RunMode::commit);
+    clock.mark("commit 2: chains");
+    if (!committed)
+        return tl::unexpected(
+            undo("the kernel rejected the new table; nothing was changed.\n" + explain(committed.error())));
+    return outcome;
+}
+
+}  // namespace
+
 Result<ApplyOutcome> apply_table(Nftables& nft, const compile::Compiled& next, bool dry_run_only) {
     PhaseClock clock;
     auto live = nft.list_table_skeleton();
     if (!live) return fail("cannot read the current table from the kernel: " + live.error().message);
     clock.mark("skeleton");
+    if (!*live && !dry_run_only && nft.writes_set_elements()) {
+        auto staged = staged_sets(next);
+        if (!staged.empty()) return create_staged(nft, next, std::move(staged), clock);
+    }
     double listing_ms = 0;
     if (*live) {
         // Static sets and maps the new table declares again are the ones the plan lists.

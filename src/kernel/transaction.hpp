@@ -55,8 +55,19 @@ std::string build_delete();
 // so the admin can find the line.
 std::string relocate_error(std::string_view nft_error, std::size_t prelude_lines);
 
+// A first apply (no table yet) of a compiled policy whose static sets hold elements: those sets'
+// elements are written over netlink (netlink_static_sets.hpp) between a transaction that creates
+// the table without chains and one that adds the chains, instead of nft parsing them as text.
+// These are the sets that path writes (those encode_static_set() accepts, with elements).
+std::vector<WireSet> staged_sets(const compile::Compiled& next);
+// `text` with every chain block replaced by as many newlines (so line numbers stay those of `text`).
+std::string blank_chains(std::string_view text);
+
 // Commits the replacement as one transaction (dry_run_only: only checks it with the kernel, the
 // `nft -c` equivalent). Any failure leaves the kernel unchanged; the error carries nft's message.
+// When there is no table yet and the adapter writes set elements over netlink, the table is
+// created in three steps (see staged_sets): no packet sees it before its chains arrive with all
+// their rules in one transaction, and a failed step deletes the table again.
 struct ApplyOutcome {
     Transaction transaction;
     bool table_existed = false;
