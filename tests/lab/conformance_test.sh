@@ -20,11 +20,10 @@ done
 SRV=pc-cnf-s$$ CLI=pc-cnf-c$$ GW=pc-cnf-g$$ WN=pc-cnf-w$$ LN=pc-cnf-l$$
 WORK=$(mktemp -d /tmp/pc-cnf.XXXXXX)
 failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/../../lab/netns.sh"
 cleanup() {
   [ -f "$WORK/recv.pid" ] && kill "$(cat "$WORK/recv.pid")" 2>/dev/null
-  ip netns del "$SRV" 2>/dev/null
-  ip netns del "$CLI" 2>/dev/null
-  for ns in "$GW" "$WN" "$LN"; do ip netns del "$ns" 2>/dev/null; done
+  netns_destroy "$SRV" "$CLI" "$GW" "$WN" "$LN"
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM

@@ -20,11 +20,11 @@ done
 SRV=pc-knk-s$$ CLI=pc-knk-c$$
 WORK=$(mktemp -d /tmp/pc-knk.XXXXXX)
 failures=0
+source "$(dirname "${BASH_SOURCE[0]}")/../../lab/netns.sh"
 cleanup() {
   [ -f "$WORK/listener.pid" ] && kill "$(cat "$WORK/listener.pid")" 2>/dev/null
   [ -f "$WORK/listener6.pid" ] && kill "$(cat "$WORK/listener6.pid")" 2>/dev/null
-  ip netns del "$SRV" 2>/dev/null
-  ip netns del "$CLI" 2>/dev/null
+  netns_destroy "$SRV" "$CLI"
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM

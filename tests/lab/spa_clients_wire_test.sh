@@ -16,10 +16,10 @@ gw=pc-spawire-gw-$$
 cli=pc-spawire-cli-$$
 work=$(mktemp -d)
 dump_pid=""
+source "$(dirname "${BASH_SOURCE[0]}")/../../lab/netns.sh"
 cleanup() {
     [[ -n $dump_pid ]] && kill "$dump_pid" 2>/dev/null || true
-    ip netns del "$gw" 2>/dev/null || true
-    ip netns del "$cli" 2>/dev/null || true
+    netns_destroy "$gw" "$cli"
     rm -rf "$work"
 }
 trap cleanup EXIT

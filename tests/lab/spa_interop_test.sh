@@ -18,10 +18,10 @@ srv=pc-spaix-srv-$$
 cli=pc-spaix-cli-$$
 work=$(mktemp -d)
 fwknopd_pid=""
+source "$(dirname "${BASH_SOURCE[0]}")/../../lab/netns.sh"
 cleanup() {
     [[ -n $fwknopd_pid ]] && kill "$fwknopd_pid" 2>/dev/null || true
-    ip netns del "$srv" 2>/dev/null || true
-    ip netns del "$cli" 2>/dev/null || true
+    netns_destroy "$srv" "$cli"
     rm -rf "$work"
 }
 trap cleanup EXIT
