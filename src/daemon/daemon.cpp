@@ -113,6 +113,8 @@ private:
     BanPager ban_pager_{[] { return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                      std::chrono::steady_clock::now().time_since_epoch()).count()); },
                         std::random_device{}() * 0x100000001ull};
+    std::uint64_t dump_start_ban_writes_ = 0;  // runtime_->ban_writes() when the running dump began
+    bool last_dump_overlapped_changes_ = false;  // this daemon changed a ban set during the last dump
     std::optional<KernelBanLister::Outcome> last_kernel_count_;  // per-set sizes of the last dump
     std::unique_ptr<MetricsServer> metrics_server_;
     std::unique_ptr<intake::NflogReader> nflog_;
@@ -601,7 +603,12 @@ std::optional<std::string> Daemon::handle(std::string_view line, const ControlSe
 void Daemon::list_kernel_bans(std::function<void(const KernelBanLister::Outcome&)> done) {
     std::vector<KernelBanLister::SetToList> sets;
     for (const auto& set : runtime_->ban_sets()) sets.push_back({set.name, set.interval});
+    // A request joining a running dump keeps that dump's starting point.
+    if (!ban_lister_->running()) dump_start_ban_writes_ = runtime_->ban_writes();
     ban_lister_->request(std::move(sets), [this, done = std::move(done)](const KernelBanLister::Outcome& outcome) {
+        // The kernel does not flag a set-element dump that a change overlapped (no NLM_F_DUMP_INTR
+        // seen on 6.x for GETSETELEM): changes this daemon made meanwhile mark it interrupted.
+        last_dump_overlapped_changes_ = runtime_->ban_writes() != dump_start_ban_writes_;
         last_kernel_count_ = KernelBanLister::Outcome{};
         last_kernel_count_->per_set = outcome.per_set;
         last_kernel_count_->errors = outcome.errors;
@@ -662,7 +669,8 @@ std::optional<std::string> Daemon::list_bans(const request::BansList& request, c
     // Bans without a history live only in the kernel: ask it, on the listing thread, so the loop
     // keeps serving while a big set is dumped (see ban_listing.hpp).
     list_kernel_bans([this, request, later](const KernelBanLister::Outcome& outcome) {
-        BanPager::Info info{request::BanSource::kernel, outcome.finished_at, outcome.interrupted};
+        BanPager::Info info{request::BanSource::kernel, outcome.finished_at,
+                            outcome.interrupted || last_dump_overlapped_changes_};
         nlohmann::json extra = nlohmann::json::object();
         if (!outcome.errors.empty()) extra["unlisted_sets"] = outcome.errors;
         later(open_listing(runtime_->ban_list_entries(&outcome.elements, true), request, info, extra));

@@ -145,6 +145,7 @@ Result<void> RuntimeState::add_ban(const Prefix& prefix, std::optional<std::uint
     change.prefix = prefix;
     change.interval = target.interval;
     change.timeout = std::chrono::milliseconds(std::int64_t{duration} * 1000);
+    ++ban_writes_;
     batcher_.enqueue(std::move(change), [this, prefix, duration, reason, done](const std::string* error) {
         if (error) {
             auto text = kernel_error_text(*error, prefix);
@@ -188,6 +189,7 @@ Result<void> RuntimeState::remove_ban(const Prefix& prefix, Done done) {
         change.op = kernel::ElementOp::remove;
         change.prefix = prefix;
         change.interval = target.interval;
+        ++ban_writes_;
         batcher_.enqueue(std::move(change), [this, prefix, done, outcome](const std::string* error) {
             if (!error) outcome->removed = true;
             else if (*error != std::strerror(ENOENT) && !outcome->error) outcome->error = *error;
@@ -273,6 +275,7 @@ std::size_t RuntimeState::restore(const DaemonState& saved, const KernelView& ke
         change.interval = target.interval;
         change.timeout = std::chrono::milliseconds(std::int64_t{remaining} * 1000);
         Prefix key = prefix;
+        ++ban_writes_;
         batcher_.enqueue_distinct(std::move(change), [this, key](const std::string* error) {
             if (!error) return;
             auto it = bans_.find(key);

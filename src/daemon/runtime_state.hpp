@@ -99,6 +99,10 @@ public:
     std::size_t active_bans() const;
     std::size_t ban_records() const { return bans_.size(); }
     std::size_t adopted_bans() const;  // in the kernel at start, no history, still running
+    // Ban-set changes this daemon has queued so far (adds, removes, re-adds). A kernel dump of the
+    // ban sets that overlaps a change can skip elements without the kernel saying so (the set's
+    // walk restarts for every reply), so a listing compares this before and after its dump.
+    std::uint64_t ban_writes() const { return ban_writes_; }
     nlohmann::json grants_json() const;
     // Live bans with their history; with `kernel` (every ban set as listed now), kernel elements
     // without a history are listed too (reason "adopted"), once each even if two sets hold one.
@@ -127,6 +131,7 @@ public:
     static std::string set_for_grant(const Address& source, const std::string& service);
 
 private:
+    std::uint64_t ban_writes_ = 0;
     struct GrantEntry {
         std::int64_t opened_at = 0;
         std::int64_t expires_at = 0;
