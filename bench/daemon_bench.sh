@@ -74,6 +74,22 @@ nft_cli_per_element() {  # COUNT SET — the fail2ban way: one `nft add element`
   python3 -c "print(f'nft-cli-per-element set=$set elements=$count seconds={$end - $start:.3f} rate={$count / ($end - $start):.1f}/s')"
 }
 
+# The host policy the daemon runs in the listing and idle parts: one web service, management SSH.
+cat >"$WORK/policy-host.toml" <<'TOML'
+[firewall]
+mode = "host"
+wan = ["lo"]
+default = "drop"
+
+[management]
+sources = ["192.0.2.10"]
+ports = ["tcp/22"]
+
+[[service]]
+name = "web"
+ports = ["tcp/8000"]
+allow_from = ["any"]
+TOML
 if [ -n "${ONLY_LIST:-}" ]; then
 uptime | sed 's/^/load /'
 echo "== the kernel dump of one ban set: hash (host bans) and interval (prefixes)"
@@ -90,21 +106,6 @@ for n in ${LIST_SIZES_INTERVAL:-50000 100000 200000}; do
   ip netns exec "$NS" "$BENCH" list portcullis ban4
 done
 uptime | sed 's/^/load /'
-cat >"$WORK/policy-list.toml" <<'TOML'
-[firewall]
-mode = "host"
-wan = ["lo"]
-default = "drop"
-
-[management]
-sources = ["192.0.2.10"]
-ports = ["tcp/22"]
-
-[[service]]
-name = "web"
-ports = ["tcp/8000"]
-allow_from = ["any"]
-TOML
 # status every 50 ms over one connection until told to stop; each round trip's latency, and the
 # daemon's VmRSS, are recorded (bounded: at most 20,000 samples).
 cat >"$WORK/poll.py" <<'PY'
@@ -126,7 +127,7 @@ PY
 list_through_daemon() {  # LABEL PORTCULLIS
   local label=$1 pc=$2 sock=$WORK/cl-$1.sock
   rm -f "$WORK/stop-$label" "$WORK/s-$label.json"
-  ip netns exec "$NS" "$pc" run "$WORK/policy-list.toml" --control "$sock" --state-file "$WORK/s-$label.json" \
+  ip netns exec "$NS" "$pc" run "$WORK/policy-host.toml" --control "$sock" --state-file "$WORK/s-$label.json" \
     --metrics off >"$WORK/daemon-$label.log" 2>&1 &
   DAEMON_PID=$!
   for i in $(seq 1 600); do ip netns exec "$NS" "$pc" status --control "$sock" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -269,23 +270,8 @@ ip netns exec "$NS" "$BENCH" startup-own "$WORK/own.json" 100000
 # it; minutes), and of 100k and 200k elements to show the growth.
 [ -n "${LIST_1M:-}" ] && ip netns exec "$NS" "$BENCH" list portcullis banh4 host
 [ -n "${SKIP_DAEMON_START:-}" ] && exit 0
-cat >"$WORK/policy-idle.toml" <<'TOML'
-[firewall]
-mode = "host"
-wan = ["lo"]
-default = "drop"
-
-[management]
-sources = ["192.0.2.10"]
-ports = ["tcp/22"]
-
-[[service]]
-name = "web"
-ports = ["tcp/8000"]
-allow_from = ["any"]
-TOML
 start=$(date +%s.%N)
-ip netns exec "$NS" "$PC" run "$WORK/policy-idle.toml" --control "$WORK/c2.sock" --state-file "$WORK/s2.json" \
+ip netns exec "$NS" "$PC" run "$WORK/policy-host.toml" --control "$WORK/c2.sock" --state-file "$WORK/s2.json" \
   --metrics off >"$WORK/daemon2.log" 2>&1 &
 DAEMON_PID=$!
 for i in $(seq 1 1800); do [ -S "$WORK/c2.sock" ] && break; sleep 0.5; done
