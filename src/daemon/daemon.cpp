@@ -113,7 +113,8 @@ private:
     BanPager ban_pager_{[] { return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                      std::chrono::steady_clock::now().time_since_epoch()).count()); },
                         std::random_device{}() * 0x100000001ull};
-    std::uint64_t dump_start_ban_writes_ = 0;  // runtime_->ban_writes() when the running dump began
+    std::uint64_t dump_start_ban_writes_ = 0;       // runtime_->ban_writes() when the running dump began
+    std::uint64_t dump_start_ban_writes_done_ = 0;  // runtime_->ban_writes_done() then
     bool last_dump_overlapped_changes_ = false;  // this daemon changed a ban set during the last dump
     std::optional<KernelBanLister::Outcome> last_kernel_count_;  // per-set sizes of the last dump
     std::unique_ptr<MetricsServer> metrics_server_;
@@ -604,11 +605,18 @@ void Daemon::list_kernel_bans(std::function<void(const KernelBanLister::Outcome&
     std::vector<KernelBanLister::SetToList> sets;
     for (const auto& set : runtime_->ban_sets()) sets.push_back({set.name, set.interval});
     // A request joining a running dump keeps that dump's starting point.
-    if (!ban_lister_->running()) dump_start_ban_writes_ = runtime_->ban_writes();
+    if (!ban_lister_->running()) {
+        dump_start_ban_writes_ = runtime_->ban_writes();
+        dump_start_ban_writes_done_ = runtime_->ban_writes_done();
+    }
     ban_lister_->request(std::move(sets), [this, done = std::move(done)](const KernelBanLister::Outcome& outcome) {
         // The kernel does not flag a set-element dump that a change overlapped (no NLM_F_DUMP_INTR
         // seen on 6.x for GETSETELEM): changes this daemon made meanwhile mark it interrupted.
-        last_dump_overlapped_changes_ = runtime_->ban_writes() != dump_start_ban_writes_;
+        // Overlapped: a change was queued or in flight when the dump began (the batcher sends a few
+        // milliseconds later), or one was queued or answered while it ran.
+        last_dump_overlapped_changes_ = dump_start_ban_writes_ != dump_start_ban_writes_done_ ||
+                                        runtime_->ban_writes() != dump_start_ban_writes_ ||
+                                        runtime_->ban_writes_done() != dump_start_ban_writes_done_;
         last_kernel_count_ = KernelBanLister::Outcome{};
         last_kernel_count_->per_set = outcome.per_set;
         last_kernel_count_->errors = outcome.errors;

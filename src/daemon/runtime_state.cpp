@@ -147,6 +147,7 @@ Result<void> RuntimeState::add_ban(const Prefix& prefix, std::optional<std::uint
     change.timeout = std::chrono::milliseconds(std::int64_t{duration} * 1000);
     ++ban_writes_;
     batcher_.enqueue(std::move(change), [this, prefix, duration, reason, done](const std::string* error) {
+        ++ban_writes_done_;
         if (error) {
             auto text = kernel_error_text(*error, prefix);
             std::string message = text.value_or(*error);
@@ -191,6 +192,7 @@ Result<void> RuntimeState::remove_ban(const Prefix& prefix, Done done) {
         change.interval = target.interval;
         ++ban_writes_;
         batcher_.enqueue(std::move(change), [this, prefix, done, outcome](const std::string* error) {
+            ++ban_writes_done_;
             if (!error) outcome->removed = true;
             else if (*error != std::strerror(ENOENT) && !outcome->error) outcome->error = *error;
             if (--outcome->waiting > 0) return;
@@ -277,6 +279,7 @@ std::size_t RuntimeState::restore(const DaemonState& saved, const KernelView& ke
         Prefix key = prefix;
         ++ban_writes_;
         batcher_.enqueue_distinct(std::move(change), [this, key](const std::string* error) {
+            ++ban_writes_done_;
             if (!error) return;
             auto it = bans_.find(key);
             if (it != bans_.end()) {

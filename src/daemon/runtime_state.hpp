@@ -103,6 +103,9 @@ public:
     // ban sets that overlaps a change can skip elements without the kernel saying so (the set's
     // walk restarts for every reply), so a listing compares this before and after its dump.
     std::uint64_t ban_writes() const { return ban_writes_; }
+    // Of those, the ones the kernel has answered (taken or refused). While the two differ, a change
+    // is queued or in flight and may land in the kernel at any moment.
+    std::uint64_t ban_writes_done() const { return ban_writes_done_; }
     nlohmann::json grants_json() const;
     // Live bans with their history; with `kernel` (every ban set as listed now), kernel elements
     // without a history are listed too (reason "adopted"), once each even if two sets hold one.
@@ -132,6 +135,7 @@ public:
 
 private:
     std::uint64_t ban_writes_ = 0;
+    std::uint64_t ban_writes_done_ = 0;
     struct GrantEntry {
         std::int64_t opened_at = 0;
         std::int64_t expires_at = 0;

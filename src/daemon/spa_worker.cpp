@@ -45,7 +45,9 @@ bool SpaHandoff::push(SpaNote note) {
     bool was_empty = false;
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() >= capacity_) {
+        // A replay-cache entry is never dropped: losing one would let a captured packet be accepted
+        // again after a restart or thread replacement. Their rate is bounded by the table's SPA limits.
+        if (queue_.size() >= capacity_ && note.kind != SpaNote::Kind::remembered) {
             dropped_.fetch_add(1, std::memory_order_relaxed);
             return false;
         }

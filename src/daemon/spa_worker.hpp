@@ -63,7 +63,8 @@ struct SpaNote {
 
 // A bounded queue from one producer thread to the loop, which polls fd() (an eventfd). push()
 // holds a mutex only for an append; take() only for a swap. Full (the loop is stuck): the note is
-// dropped and counted, the producer never waits.
+// dropped and counted, the producer never waits — except replay-cache entries (`remembered`), which
+// are always queued (fail closed: a lost one would make a replay acceptable again).
 class SpaHandoff {
 public:
     static Result<std::unique_ptr<SpaHandoff>> create(std::size_t capacity = 65536);

@@ -294,7 +294,10 @@ Result<ApplyOutcome> create_staged(Nftables& nft, const compile::Compiled& next,
         if (!set.data.empty() && set.data.front() == compile::ir::DataType::verdict && !set.elements.empty())
             verdict_maps[set.name] = {};
     const std::string step1 = blank_chains(verdict_maps.empty() ? text : replace_set_elements(text, verdict_maps));
-    auto sets_only = nft.run(head + step1, RunMode::commit);
+    // `create`, not `add`: if another writer made the table since we looked, step 1 fails as a whole
+    // instead of merging into that table, so the clean-up below never deletes a table not ours.
+    const std::string create_head = fmt::format("create table {}\n", table_ref());
+    auto sets_only = nft.run(create_head + step1, RunMode::commit);
     clock.mark("commit 1: table without chains");
     if (!sets_only) return fail("the kernel rejected the new table; nothing was changed.\n" + explain(sets_only.error()));
 

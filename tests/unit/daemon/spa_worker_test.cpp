@@ -53,16 +53,39 @@ TEST(SpaHandoff, NotesComeOutInOrderAndTheFdSaysWhenThereAreAny) {
     EXPECT_TRUE(readable(queue.fd()));
 }
 
+SpaNote event_note() {
+    SpaNote note;
+    note.kind = SpaNote::Kind::event;
+    note.type = "spa_accepted";
+    return note;
+}
+
 TEST(SpaHandoff, FullQueueDropsAndCountsInsteadOfWaiting) {
     auto handoff = SpaHandoff::create(2);
     ASSERT_TRUE(handoff);
     auto& queue = **handoff;
-    EXPECT_TRUE(queue.push(numbered(1)));
-    EXPECT_TRUE(queue.push(numbered(2)));
-    EXPECT_FALSE(queue.push(numbered(3)));
+    EXPECT_TRUE(queue.push(event_note()));
+    EXPECT_TRUE(queue.push(event_note()));
+    EXPECT_FALSE(queue.push(event_note()));
     EXPECT_EQ(queue.dropped(), 1u);
     EXPECT_EQ(queue.take().size(), 2u);
-    EXPECT_TRUE(queue.push(numbered(4)));
+    EXPECT_TRUE(queue.push(event_note()));
+}
+
+// Replay-cache entries fail closed: a full queue still takes them (a lost one would let a captured
+// packet be accepted again once the cache is rebuilt from the loop's copy).
+TEST(SpaHandoff, FullQueueStillTakesReplayEntries) {
+    auto handoff = SpaHandoff::create(1);
+    ASSERT_TRUE(handoff);
+    auto& queue = **handoff;
+    EXPECT_TRUE(queue.push(event_note()));
+    EXPECT_FALSE(queue.push(event_note()));
+    EXPECT_TRUE(queue.push(numbered(7)));
+    EXPECT_EQ(queue.dropped(), 1u);
+    auto notes = queue.take();
+    ASSERT_EQ(notes.size(), 2u);
+    EXPECT_EQ(notes[1].kind, SpaNote::Kind::remembered);
+    EXPECT_EQ(notes[1].expires_at, 7);
 }
 
 // A producer thread and a consumer that sleeps in poll() like the loop: every note arrives, in

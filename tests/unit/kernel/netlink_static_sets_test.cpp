@@ -360,7 +360,9 @@ TEST(StagedApply, FirstApplyCreatesSetsThenElementsThenChains) {
     EXPECT_FALSE(outcome->table_existed);
     EXPECT_EQ(nft.sequence, (std::vector<std::string>{"run:commit", "elements", "run:commit"}));
     ASSERT_EQ(nft.committed.size(), 2u);
-    // 1: every object but no chain, and not the elements that go over netlink.
+    // 1: every object but no chain, and not the elements that go over netlink; `create` (exclusive),
+    // so a table someone made meanwhile fails step 1 instead of being merged into and then deleted.
+    EXPECT_EQ(nft.committed[0].rfind("create table inet portcullis\n", 0), 0u) << nft.committed[0].substr(0, 80);
     EXPECT_EQ(nft.committed[0].find("chain"), std::string::npos);
     EXPECT_EQ(nft.committed[0].find("198.18.0.0/29"), std::string::npos);
     EXPECT_NE(nft.committed[0].find("set accept4_forward_tcp"), std::string::npos);
