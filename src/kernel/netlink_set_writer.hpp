@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/netlink_limits.hpp"
 #include "common/net.hpp"
 #include "common/result.hpp"
 
@@ -87,9 +88,6 @@ public:
 // Bytes one change occupies inside the NFTA_SET_ELEM_LIST_ELEMENTS nest (one or two elements).
 std::size_t element_wire_bytes(const ElementChange& change);
 
-inline constexpr std::size_t kMaxElementsNestBytes = 60 * 1024;  // under nla_len's 65535
-inline constexpr std::size_t kMaxBatchBytes = 4 * 1024 * 1024;   // one sendmsg()
-inline constexpr std::size_t kSocketBufferBytes = 16 * 1024 * 1024;  // > kMaxBatchBytes
 
 struct PlannedMessage {
     std::string set;

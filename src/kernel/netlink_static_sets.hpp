@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "compile/ir.hpp"
+#include "kernel/netlink_limits.hpp"
 
 namespace portcullis::kernel {
 
@@ -62,7 +63,7 @@ struct EncodedBatch {
 };
 std::vector<EncodedBatch> encode_static_batches(std::span<const WireSet> sets, std::uint8_t family,
                                                 const std::string& table, std::uint32_t first_seq,
-                                                std::size_t max_nest_bytes = 60 * 1024,
-                                                std::size_t max_batch_bytes = 4 * 1024 * 1024);
+                                                std::size_t max_nest_bytes = kMaxElementsNestBytes,
+                                                std::size_t max_batch_bytes = kMaxBatchBytes);
 
 }  // namespace portcullis::kernel

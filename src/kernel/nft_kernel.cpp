@@ -2,6 +2,7 @@
 
 #include "kernel/netlink_objects.hpp"
 #include "kernel/netlink_set_listing.hpp"
+#include "kernel/netlink_set_writer.hpp"
 #include "kernel/netlink_socket.hpp"
 #include "kernel/table_text.hpp"
 
@@ -197,7 +198,7 @@ public:
     bool writes_set_elements() const override { return true; }
 
     Result<void> write_set_elements(std::span<const WireSet> sets) override {
-        auto socket = NetlinkSocket::open(16 * 1024 * 1024);
+        auto socket = NetlinkSocket::open(kSocketBufferBytes);
         if (!socket) return fail("netlink: " + socket.error().message);
         const std::uint32_t first_seq = (*socket)->next_seq();
         auto batches = encode_static_batches(sets, nfproto_from_name(compile::kTableFamily), compile::kTableName,
